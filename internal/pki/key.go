@@ -1,0 +1,130 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+
+	"github.com/kcred/kcred"
+)
+
+// PEM block types kcred writes. Keys are always PKCS#8 because Kafka's PEM
+// loader refuses PKCS#1 ("RSA PRIVATE KEY") and SEC1 ("EC PRIVATE KEY").
+const (
+	pemTypeCertificate = "CERTIFICATE"
+	pemTypePrivateKey  = "PRIVATE KEY"
+)
+
+// GenerateKey returns a new private key of type kt. An unknown key type is a
+// kcred.EINVALID error.
+func GenerateKey(kt kcred.KeyType) (crypto.Signer, error) {
+	var (
+		k   crypto.Signer
+		err error
+	)
+	switch kt {
+	case kcred.KeyTypeECP256:
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case kcred.KeyTypeECP384:
+		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case kcred.KeyTypeRSA2048:
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case kcred.KeyTypeRSA3072:
+		k, err = rsa.GenerateKey(rand.Reader, 3072)
+	case kcred.KeyTypeRSA4096:
+		k, err = rsa.GenerateKey(rand.Reader, 4096)
+	default:
+		return nil, kcred.Errorf(kcred.EINVALID, "Unknown key type %q; valid types are %v.", kt, kcred.KeyTypes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pki: generate %s key: %w", kt, err)
+	}
+	return k, nil
+}
+
+// MarshalKey encodes k as unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"), the
+// only private key format Kafka reads. Failure is internal: every key this
+// package generates or parses can be marshalled.
+func MarshalKey(k crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("pki: marshal private key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemTypePrivateKey, Bytes: der}), nil
+}
+
+// ParseKey parses a private key written by MarshalKey: PKCS#8 in a
+// "PRIVATE KEY" PEM block, or bare PKCS#8 DER. It also accepts the legacy
+// "RSA PRIVATE KEY" and "EC PRIVATE KEY" blocks so that an existing CA made
+// with older tools can be imported. Anything else is a kcred.EINVALID error;
+// the error never quotes the input, which may be a secret.
+func ParseKey(pemBytes []byte) (crypto.Signer, error) {
+	var (
+		key any
+		err error
+	)
+	block, _ := pem.Decode(pemBytes)
+	switch {
+	case block == nil:
+		// Not PEM: LoadCA is documented to take DER as well.
+		key, err = x509.ParsePKCS8PrivateKey(pemBytes)
+	case block.Type == pemTypePrivateKey:
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case block.Type == "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case block.Type == "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, kcred.Errorf(kcred.EINVALID, "Private key has PEM type %q; want %q.", block.Type, pemTypePrivateKey)
+	}
+	if err != nil {
+		// The x509 error names the structure that failed, never key bytes,
+		// but it adds nothing a caller can act on, so it is left out.
+		return nil, kcred.Errorf(kcred.EINVALID, "Private key is not a valid PKCS#8 key.")
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, kcred.Errorf(kcred.EINVALID, "Private key of type %T cannot sign.", key)
+	}
+	return signer, nil
+}
+
+// ParseCertificate parses the first "CERTIFICATE" PEM block of pemStr. Input
+// that holds no such block or a malformed certificate is a kcred.EINVALID
+// error.
+func ParseCertificate(pemStr string) (*x509.Certificate, error) {
+	rest := []byte(pemStr)
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, kcred.Errorf(kcred.EINVALID, "No PEM certificate found.")
+		}
+		// Skip other blocks so a bundle with a key in front still works.
+		if block.Type != pemTypeCertificate {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, kcred.Errorf(kcred.EINVALID, "Certificate is malformed: %v.", err)
+		}
+		return cert, nil
+	}
+}
+
+// encodeCertificate returns der as a PEM "CERTIFICATE" block.
+func encodeCertificate(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: pemTypeCertificate, Bytes: der}))
+}
+
+// publicKeysEqual reports whether a and b are the same public key. All the
+// stdlib key types implement Equal; anything else is treated as different.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ea.Equal(b)
+}

@@ -1,0 +1,120 @@
+package kcred
+
+import (
+	"context"
+	"time"
+)
+
+// Store is where kcred keeps its state. There are two implementations,
+// internal/sqlite (the embedded default) and internal/postgres, and both pass
+// the conformance suite in internal/storetest, which is the contract's
+// executable form.
+//
+// The Queries methods of a Store run each on their own. InTx runs several as
+// one transaction: the use cases in internal/lifecycle put a change, its
+// certificate and its event in one InTx so that a crash never leaves half.
+type Store interface {
+	Queries
+
+	// InTx runs fn with Queries bound to one read-write transaction. The
+	// transaction commits when fn returns nil and rolls back otherwise; fn's
+	// error is returned as it is. fn must not keep q after it returns.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+
+	// Ping checks that the database answers (for /readyz).
+	Ping(ctx context.Context) error
+
+	Close() error
+}
+
+// Queries are the reads and writes of the store. Unless said otherwise:
+// Find* return ENOTFOUND when nothing matches; Create* return ECONFLICT when
+// the natural key is taken; Update* and Delete* return ENOTFOUND when the
+// record does not exist. Lists are never nil on success. Times are stored
+// and returned in UTC with at least microsecond precision. Secrets are stored
+// sealed, as the caller gives them; the store never sees a plaintext secret.
+type Queries interface {
+	// CreateAccount adds an account; ECONFLICT when the email is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	FindAccountByID(ctx context.Context, id string) (*Account, error)
+	FindAccountByEmail(ctx context.Context, email string) (*Account, error)
+	// UpdateAccount writes RealName, PasswordHash and Superuser.
+	UpdateAccount(ctx context.Context, a *Account) error
+	CountAccounts(ctx context.Context) (int, error)
+
+	CreateToken(ctx context.Context, t *Token) error
+	// FindTokenByHash finds a token by the SHA-256 of its secret, expired
+	// or not; the caller checks expiry.
+	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	CreateProject(ctx context.Context, p *Project) error
+	FindProject(ctx context.Context, name string) (*Project, error)
+	// ListProjects lists every project, by name.
+	ListProjects(ctx context.Context) ([]*Project, error)
+	// ListProjectsByMember lists the projects accountID is a member of, by name.
+	ListProjectsByMember(ctx context.Context, accountID string) ([]*Project, error)
+	// UpdateProject writes TechEmails, Policy and CAGeneration.
+	UpdateProject(ctx context.Context, p *Project) error
+	// DeleteProject deletes the project and everything in it: CAs,
+	// members, services, users, certificates, renewals and events.
+	DeleteProject(ctx context.Context, name string) error
+
+	// CreateCA adds a CA generation; ECONFLICT when (project, generation) exists.
+	CreateCA(ctx context.Context, ca *CA) error
+	// ListCAs lists a project's CAs, newest generation first.
+	ListCAs(ctx context.Context, project string) ([]*CA, error)
+
+	// PutMember adds a member or changes its role. The project and
+	// account must exist (ENOTFOUND otherwise).
+	PutMember(ctx context.Context, m *Member) error
+	// FindMember returns the membership with Email filled in.
+	FindMember(ctx context.Context, project, accountID string) (*Member, error)
+	// ListMembers lists a project's members with Email, by email.
+	ListMembers(ctx context.Context, project string) ([]*Member, error)
+	DeleteMember(ctx context.Context, project, accountID string) error
+
+	// CreateService adds a service; ECONFLICT when the name is taken in the project.
+	CreateService(ctx context.Context, s *Service) error
+	FindService(ctx context.Context, project, name string) (*Service, error)
+	// ListServices lists a project's services, by name.
+	ListServices(ctx context.Context, project string) ([]*Service, error)
+	// DeleteService deletes a service with its users, certificates and renewals.
+	DeleteService(ctx context.Context, id string) error
+
+	// CreateServiceUser adds a user; ECONFLICT when the username is taken
+	// in the service.
+	CreateServiceUser(ctx context.Context, u *ServiceUser) error
+	FindServiceUser(ctx context.Context, serviceID, username string) (*ServiceUser, error)
+	// UpdateServiceUser writes SealedPassword, PasswordUpdateTime and AccessControl.
+	UpdateServiceUser(ctx context.Context, u *ServiceUser) error
+	// DeleteServiceUser deletes a user with its certificates and renewals.
+	DeleteServiceUser(ctx context.Context, id string) error
+	// FindCredentials returns a user with its newest certificate and its
+	// open renewal in one read. ENOTFOUND when the user does not exist.
+	FindCredentials(ctx context.Context, serviceID, username string) (*Credentials, error)
+	// ListCredentials does FindCredentials for every user of a service, by
+	// username. Users without a certificate are left out.
+	ListCredentials(ctx context.Context, serviceID string) ([]*Credentials, error)
+
+	// CreateCertificate adds a generation; ECONFLICT when (user, generation) exists.
+	CreateCertificate(ctx context.Context, c *Certificate) error
+	// ListCertificates lists a user's certificates, newest generation first.
+	ListCertificates(ctx context.Context, userID string) ([]*Certificate, error)
+
+	// CreateRenewal opens a renewal; ECONFLICT when the user already has an
+	// open one. This is what makes renewal exactly-once across replicas.
+	CreateRenewal(ctx context.Context, r *Renewal) error
+	// FindOpenRenewal returns the user's open renewal.
+	FindOpenRenewal(ctx context.Context, userID string) (*Renewal, error)
+	// UpdateRenewal writes AcknowledgedAt, AcknowledgedBy, LastReminder,
+	// RemindersSent and ClosedAt.
+	UpdateRenewal(ctx context.Context, r *Renewal) error
+
+	CreateEvent(ctx context.Context, e *Event) error
+	// ListEvents lists a project's events, newest first, at most limit.
+	ListEvents(ctx context.Context, project string, limit int) ([]*Event, error)
+}
+
+// UTC returns t in UTC truncated to microseconds, the precision both stores keep.
+func UTC(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
