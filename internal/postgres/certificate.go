@@ -1,0 +1,128 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kcred/kcred"
+)
+
+const (
+	certCols = `c.id, c.user_id, c.generation, c.serial, c.subject, c.key_type, c.not_before, c.not_after,
+	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time`
+	renewalCols = `r.id, r.user_id, r.old_cert_id, r.new_cert_id, r.old_not_after, r.create_time,
+	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at`
+
+	sqlCreateCertificate = `INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
+		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
+	sqlListCertificates = `SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = $1 ORDER BY c.generation DESC`
+
+	sqlCreateRenewal = `INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
+		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`
+	sqlFindOpenRenewal = `SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = $1 AND r.closed_at IS NULL`
+	sqlUpdateRenewal   = `UPDATE renewals SET acknowledged_at = $1, acknowledged_by = $2, last_reminder_ns = $3,
+		reminders_sent = $4, closed_at = $5 WHERE id = $6`
+)
+
+// certDest returns the scan destinations of certCols.
+func certDest(c *kcred.Certificate) []any {
+	return []any{&c.ID, &c.UserID, &c.Generation, &c.Serial, &c.Subject, (*string)(&c.KeyType),
+		(*ntime)(&c.NotBefore), (*ntime)(&c.NotAfter), &c.CertPEM, &c.SealedKey, &c.Reason, &c.CAGeneration,
+		(*ntime)(&c.CreateTime)}
+}
+
+// renewalDest returns the scan destinations of renewalCols.
+func renewalDest(r *kcred.Renewal) []any {
+	return []any{&r.ID, &r.UserID, &r.OldCertID, &r.NewCertID, (*ntime)(&r.OldNotAfter), (*ntime)(&r.CreateTime),
+		(*ntime)(&r.AcknowledgedAt), &r.AcknowledgedBy, (*int64)(&r.LastReminder), &r.RemindersSent,
+		(*ntime)(&r.ClosedAt)}
+}
+
+// CreateCertificate implements kcred.Queries. ENOTFOUND when the user does
+// not exist.
+func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
+	if err := mustID("certificate", c.ID); err != nil {
+		return err
+	}
+	defaultNow(&c.CreateTime)
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter)
+	n, err := q.exec(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
+		timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
+		timeArg(c.CreateTime))
+	if foreignKey(err) != "" {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+	} else if err != nil {
+		return fail("create certificate", err, "")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
+	}
+	return nil
+}
+
+func scanCertificate(row pgx.Row) (*kcred.Certificate, error) {
+	c := &kcred.Certificate{}
+	return c, row.Scan(certDest(c)...)
+}
+
+// ListCertificates implements kcred.Queries.
+func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.Certificate, error) {
+	return list(q, ctx, "list certificates", scanCertificate, sqlListCertificates, userID)
+}
+
+// CreateRenewal implements kcred.Queries: the partial unique index on open
+// renewals makes the second one ECONFLICT, also when two transactions race
+// (the second waits for the first to commit). ENOTFOUND when the user or a
+// certificate does not exist.
+func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
+	ensureID(&r.ID)
+	defaultNow(&r.CreateTime)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt)
+	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
+		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
+		timeArg(r.ClosedAt))
+	switch foreignKey(err) {
+	case "":
+	case "renewals_user_fk":
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+	default:
+		return kcred.Errorf(kcred.ENOTFOUND, "Certificate does not exist.")
+	}
+	if err != nil {
+		return fail("create renewal", err, "")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
+	}
+	return nil
+}
+
+// FindOpenRenewal implements kcred.Queries.
+func (q queries) FindOpenRenewal(ctx context.Context, userID string) (*kcred.Renewal, error) {
+	r := &kcred.Renewal{}
+	err := q.db.QueryRow(ctx, sqlFindOpenRenewal, userID).Scan(renewalDest(r)...)
+	if noRows(err) {
+		return nil, kcred.Errorf(kcred.ENOTFOUND, "The service user has no open renewal.")
+	} else if err != nil {
+		return nil, fail("find open renewal", err, "")
+	}
+	return r, nil
+}
+
+// UpdateRenewal implements kcred.Queries. Reopening a renewal while another
+// of the user is open is ECONFLICT.
+func (q queries) UpdateRenewal(ctx context.Context, r *kcred.Renewal) error {
+	norm(&r.AcknowledgedAt, &r.ClosedAt)
+	n, err := q.exec(ctx, sqlUpdateRenewal, timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder),
+		r.RemindersSent, timeArg(r.ClosedAt), r.ID)
+	if err != nil {
+		return fail("update renewal", err, "A renewal of the service user is already open.")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/kcred/kcred"
+)
+
+const (
+	certCols = `c.id, c.user_id, c.generation, c.serial, c.subject, c.key_type, c.not_before, c.not_after,
+	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time`
+	renewalCols = `r.id, r.user_id, r.old_cert_id, r.new_cert_id, r.old_not_after, r.create_time,
+	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at`
+)
+
+var (
+	sqlCreateCertificate = stmt(`INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
+		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	sqlListCertificates = stmt(`SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = ?
+		ORDER BY c.generation DESC`)
+
+	sqlCreateRenewal = stmt(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
+		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	sqlFindOpenRenewal = stmt(`SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = ? AND r.closed_at IS NULL`)
+	sqlUpdateRenewal   = stmt(`UPDATE renewals SET acknowledged_at = ?, acknowledged_by = ?, last_reminder_ns = ?,
+		reminders_sent = ?, closed_at = ? WHERE id = ?`)
+)
+
+// certDest returns the scan destinations of certCols. They accept NULL
+// (a user without certificate in a left join) as zero values.
+func certDest(c *kcred.Certificate) []any {
+	return []any{(*nstr)(&c.ID), (*nstr)(&c.UserID), (*nint)(&c.Generation), (*nstr)(&c.Serial),
+		(*nstr)(&c.Subject), (*nstr)(&c.KeyType), (*ntime)(&c.NotBefore), (*ntime)(&c.NotAfter),
+		(*nstr)(&c.CertPEM), (*nbytes)(&c.SealedKey), (*nstr)(&c.Reason), (*nint)(&c.CAGeneration),
+		(*ntime)(&c.CreateTime)}
+}
+
+// renewalDest returns the scan destinations of renewalCols; NULL reads as zero.
+func renewalDest(r *kcred.Renewal) []any {
+	return []any{(*nstr)(&r.ID), (*nstr)(&r.UserID), (*nstr)(&r.OldCertID), (*nstr)(&r.NewCertID),
+		(*ntime)(&r.OldNotAfter), (*ntime)(&r.CreateTime), (*ntime)(&r.AcknowledgedAt), (*nstr)(&r.AcknowledgedBy),
+		(*nint64)(&r.LastReminder), (*nint)(&r.RemindersSent), (*ntime)(&r.ClosedAt)}
+}
+
+// CreateCertificate implements kcred.Queries. ENOTFOUND when the user does
+// not exist.
+func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
+	if err := mustID("certificate", c.ID); err != nil {
+		return err
+	}
+	defaultNow(&c.CreateTime)
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter)
+	n, err := q.exec(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
+		timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
+		timeArg(c.CreateTime))
+	if isForeignKey(err) {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+	} else if err != nil {
+		return fail("create certificate", err, "")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
+	}
+	return nil
+}
+
+// ListCertificates implements kcred.Queries.
+func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.Certificate, error) {
+	rows, err := q.read(ctx, sqlListCertificates).QueryContext(ctx, userID)
+	if err != nil {
+		return nil, fail("list certificates", err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.Certificate{}
+	for rows.Next() {
+		c := &kcred.Certificate{}
+		if err := rows.Scan(certDest(c)...); err != nil {
+			return nil, fail("list certificates", err, "")
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list certificates", err, "")
+	}
+	return out, nil
+}
+
+// CreateRenewal implements kcred.Queries: the partial unique index on open
+// renewals makes the second one ECONFLICT. ENOTFOUND when the user or a
+// certificate does not exist.
+func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
+	ensureID(&r.ID)
+	defaultNow(&r.CreateTime)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt)
+	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
+		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
+		timeArg(r.ClosedAt))
+	if isForeignKey(err) {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user or certificate does not exist.")
+	} else if err != nil {
+		return fail("create renewal", err, "")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
+	}
+	return nil
+}
+
+// FindOpenRenewal implements kcred.Queries.
+func (q queries) FindOpenRenewal(ctx context.Context, userID string) (*kcred.Renewal, error) {
+	r := &kcred.Renewal{}
+	err := q.read(ctx, sqlFindOpenRenewal).QueryRowContext(ctx, userID).Scan(renewalDest(r)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kcred.Errorf(kcred.ENOTFOUND, "The service user has no open renewal.")
+	} else if err != nil {
+		return nil, fail("find open renewal", err, "")
+	}
+	return r, nil
+}
+
+// UpdateRenewal implements kcred.Queries.
+func (q queries) UpdateRenewal(ctx context.Context, r *kcred.Renewal) error {
+	norm(&r.AcknowledgedAt, &r.ClosedAt)
+	n, err := q.exec(ctx, sqlUpdateRenewal, timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder),
+		r.RemindersSent, timeArg(r.ClosedAt), r.ID)
+	if err != nil {
+		return fail("update renewal", err, "A renewal of the service user is already open.")
+	}
+	if n == 0 {
+		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/kcred/kcred"
+)
+
+var (
+	sqlCreateEvent = stmt(`INSERT INTO events (id, time, actor, action, project, service, target, source, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// Newest first; seq (insertion order) breaks ties of time.
+	sqlListEvents = stmt(`SELECT id, time, actor, action, project, service, target, source, detail
+		FROM events WHERE project = ? ORDER BY time DESC, seq DESC LIMIT ?`)
+)
+
+// CreateEvent implements kcred.Queries. An event without ID or Time gets a
+// new ID and the current time.
+func (q queries) CreateEvent(ctx context.Context, e *kcred.Event) error {
+	ensureID(&e.ID)
+	defaultNow(&e.Time)
+	norm(&e.Time)
+	if _, err := q.exec(ctx, sqlCreateEvent, e.ID, timeArg(e.Time), e.Actor, e.Action, e.Project, e.Service,
+		e.Target, e.Source, e.Detail); err != nil {
+		return fail("create event", err, "")
+	}
+	return nil
+}
+
+// ListEvents implements kcred.Queries. A limit of 0 or less means no limit.
+func (q queries) ListEvents(ctx context.Context, project string, limit int) ([]*kcred.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := q.read(ctx, sqlListEvents).QueryContext(ctx, project, limit)
+	if err != nil {
+		return nil, fail("list events", err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.Event{}
+	for rows.Next() {
+		e := &kcred.Event{}
+		if err := rows.Scan(&e.ID, (*ntime)(&e.Time), &e.Actor, &e.Action, &e.Project, &e.Service, &e.Target,
+			&e.Source, &e.Detail); err != nil {
+			return nil, fail("list events", err, "")
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list events", err, "")
+	}
+	return out, nil
+}
