@@ -1,0 +1,93 @@
+package lifecycle
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/kcred/kcred"
+)
+
+// auditLog writes the events of secret reads. A read may only show its
+// secret once its event is stored (fail closed), but a write transaction per
+// GET would cap reads at the database's commit rate; so concurrent reads
+// share one transaction (group commit), and each waits for the commit that
+// holds its event.
+type auditLog struct {
+	store kcred.Store
+	log   *slog.Logger
+	reqs  chan auditRequest
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+type auditRequest struct {
+	ev   *kcred.Event
+	done chan error
+}
+
+const auditBatch = 256
+
+func newAuditLog(store kcred.Store, log *slog.Logger) *auditLog {
+	l := &auditLog{store: store, log: log, reqs: make(chan auditRequest, auditBatch)}
+	l.wg.Add(1)
+	go l.run()
+	return l
+}
+
+// record stores ev and returns once it is committed.
+func (l *auditLog) record(ctx context.Context, ev *kcred.Event) error {
+	req := auditRequest{ev: ev, done: make(chan error, 1)}
+	select {
+	case l.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *auditLog) run() {
+	defer l.wg.Done()
+	batch := make([]auditRequest, 0, auditBatch)
+	for first := range l.reqs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < auditBatch {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		// The batch is not bound to any one request's context: a caller
+		// that gives up must not roll back the others' events.
+		err := l.store.InTx(context.Background(), func(q kcred.Queries) error {
+			for _, r := range batch {
+				if err := q.CreateEvent(context.Background(), r.ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			l.log.Error("write audit events", "count", len(batch), "err", err)
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (l *auditLog) close() {
+	l.once.Do(func() { close(l.reqs) })
+	l.wg.Wait()
+}
