@@ -532,6 +532,15 @@ func TestServerBadConfiguration(t *testing.T) {
 		}
 	})
 
+	for _, args := range [][]string{{"--bogus"}, {"extra-argument"}} {
+		t.Run("usage "+args[0], func(t *testing.T) {
+			code, stderr := e2eRun(t, env, append([]string{"--listen", "127.0.0.1:0", "--data", t.TempDir()}, args...)...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2; stderr:\n%s", code, stderr)
+			}
+		})
+	}
+
 	t.Run("bad KCRED_CERT_VALIDITY", func(t *testing.T) {
 		code, stderr := e2eRun(t, e2eEnviron("KCRED_CERT_VALIDITY=5x"), "--listen", "127.0.0.1:0", "--data", t.TempDir())
 		if code != 2 {

@@ -59,7 +59,7 @@ is KCRED_CERT_VALIDITY). On the first start the superuser is made:
 KCRED_ADMIN_EMAIL (default admin@kcred.local), KCRED_ADMIN_PASSWORD for console
 login, and KCRED_BOOTSTRAP_TOKEN as its API token, or a random token printed
 once and written to <data>/admin-token.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return usageError{err}

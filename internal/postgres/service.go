@@ -52,7 +52,7 @@ func scanService(row pgx.Row) (*kcred.Service, error) {
 func (q queries) FindService(ctx context.Context, project, name string) (*kcred.Service, error) {
 	s, err := scanService(q.db.QueryRow(ctx, sqlFindService, project, name))
 	if noRows(err) {
-		return nil, kcred.Errorf(kcred.ENOTFOUND, "Service %q does not exist.", name)
+		return nil, kcred.Errorf(kcred.ENOTFOUND, "Service %q not found.", name)
 	} else if err != nil {
 		return nil, fail("find service", err, "")
 	}
@@ -72,7 +72,7 @@ func (q queries) DeleteService(ctx context.Context, id string) error {
 		return fail("delete service", err, "")
 	}
 	if n == 0 {
-		return kcred.Errorf(kcred.ENOTFOUND, "Service does not exist.")
+		return kcred.Errorf(kcred.ENOTFOUND, "Service not found.")
 	}
 	return nil
 }
