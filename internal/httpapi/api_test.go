@@ -15,8 +15,10 @@ import (
 
 // setup makes project p1 with service kafka-1 (and its avnadmin) and user
 // app1 as the superuser.
-func setup(t testing.TB) *env {
-	e := newEnv(t)
+func setup(t testing.TB) *env { return setupOn(t, newEnv(t)) }
+
+// setupOn does what setup does in e.
+func setupOn(t testing.TB, e *env) *env {
 	e.must(200, "POST", "/v1/project?limit=999", e.Token, map[string]any{
 		"project": "p1", "tech_emails": []map[string]string{{"email": "ops@example.com"}},
 		"some_unknown_field": true,
@@ -392,6 +394,7 @@ func TestPendingRenewal(t *testing.T) {
 	if err := e.Store.CreateRenewal(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	e.Clock.Add(3 * time.Second) // past the Manager's cache of credentials
 	var body struct {
 		User struct {
 			Expiring *string `json:"expiring_cert_not_valid_after_time"`

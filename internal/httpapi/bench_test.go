@@ -1,9 +1,15 @@
 package httpapi_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kcred/kcred/internal/postgres/postgrestest"
 )
 
 // The API benchmarks run client and server in one process, so the load
@@ -102,11 +110,50 @@ func BenchmarkBareHandler(b *testing.B) {
 }
 
 // BenchmarkCreateUser is POST .../user with an ec-p256 key and certificate
-// per request.
+// per request, on SQLite and on PostgreSQL.
 func BenchmarkCreateUser(b *testing.B) {
-	e := setup(b)
+	b.Run("sqlite", func(b *testing.B) { benchCreateUser(b, setup(b)) })
+	b.Run("postgres", func(b *testing.B) { benchCreateUser(b, setupOn(b, newEnvOn(b, postgrestest.Open(b)))) })
+}
+
+func benchCreateUser(b *testing.B, e *env) {
 	url := e.URL + "/v1/project/p1/service/kafka-1/user"
 	hammer(b, func(i int64) *http.Request {
 		return request("POST", url, e.Token, fmt.Sprintf(`{"username":"bench-%d"}`, i))
 	})
+}
+
+// BenchmarkRawIssue is the crypto of one credential with nothing around it:
+// a P-256 key and x509.CreateCertificate under a P-256 CA, on every core.
+// It is the baseline of BenchmarkCreateUser's ratio.
+func BenchmarkRawIssue(b *testing.B) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(der)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "u"},
+				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+				NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+			if _, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "issues/s")
+}
+
+// BenchmarkGetUserNoSecrets is GET .../user/{u}?include_secrets=false: the
+// same read without unsealing and without an audit event.
+func BenchmarkGetUserNoSecrets(b *testing.B) {
+	e := setup(b)
+	url := e.URL + "/v1/project/p1/service/kafka-1/user/app1?include_secrets=false"
+	hammer(b, func(int64) *http.Request { return request("GET", url, e.Token, "") })
 }

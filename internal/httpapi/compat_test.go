@@ -523,6 +523,9 @@ func TestAivenGoClient(t *testing.T) {
 		if err := e.Store.CreateRenewal(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+		// Written behind the Manager's back: let its 2 s cache of
+		// credentials run out, as on a replica that did not renew.
+		e.Clock.Add(3 * time.Second)
 
 		u, err := c.ServiceUserGet(ctx, proj, svcName, username, service.ServiceUserGetIncludeSecrets(true))
 		if err != nil {

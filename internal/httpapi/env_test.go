@@ -47,11 +47,17 @@ const superToken = "kcred_test_superuser_token_0123456789abcdef"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kcred.db"))
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kcred.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvOn(t, store)
+}
+
+// newEnvOn is newEnv on a given store, which it closes at the end.
+func newEnvOn(t testing.TB, store kcred.Store) *env {
+	t.Helper()
+	ctx := context.Background()
 	key, _ := pki.GenerateMasterKey()
 	sealer, err := pki.NewSealer(key)
 	if err != nil {

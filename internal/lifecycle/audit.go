@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/kcred/kcred"
 )
@@ -26,7 +27,10 @@ type auditRequest struct {
 	done chan error
 }
 
-const auditBatch = 256
+const (
+	auditBatch  = 256
+	auditWindow = 200 * time.Microsecond
+)
 
 func newAuditLog(store kcred.Store, log *slog.Logger) *auditLog {
 	l := &auditLog{store: store, log: log, reqs: make(chan auditRequest, auditBatch)}
@@ -54,20 +58,27 @@ func (l *auditLog) record(ctx context.Context, ev *kcred.Event) error {
 func (l *auditLog) run() {
 	defer l.wg.Done()
 	batch := make([]auditRequest, 0, auditBatch)
+	timer := time.NewTimer(0)
+	<-timer.C
 	for first := range l.reqs {
 		batch = append(batch[:0], first)
-	drain:
+		// Wait a moment for more: every commit costs WAL writes and
+		// makes each reader drop its page cache, so fewer, larger
+		// commits serve more reads on the same cores.
+		timer.Reset(auditWindow)
+	gather:
 		for len(batch) < auditBatch {
 			select {
 			case r, ok := <-l.reqs:
 				if !ok {
-					break drain
+					break gather
 				}
 				batch = append(batch, r)
-			default:
-				break drain
+			case <-timer.C:
+				break gather
 			}
 		}
+		timer.Stop()
 		// The batch is not bound to any one request's context: a caller
 		// that gives up must not roll back the others' events.
 		err := l.store.InTx(context.Background(), func(q kcred.Queries) error {

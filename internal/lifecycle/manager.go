@@ -49,10 +49,11 @@ type Manager struct {
 	accessCache *cache[string, accessEntry]
 	services    *cache[string, *kcred.Service]
 	caRecs      *cache[string, *kcred.CA]
+	creds       *cache[string, kcred.Credentials]
 }
 
-// cacheTTL bounds how stale a cached token, membership, service or CA
-// record may be on a replica that did not make the change.
+// cacheTTL bounds how stale a cached token, membership, service, CA record
+// or user's credentials may be on a replica that did not make the change.
 const cacheTTL = 2 * time.Second
 
 type tokenEntry struct {
@@ -86,6 +87,7 @@ func New(cfg Config) *Manager {
 		accessCache: newCache[string, accessEntry](cacheTTL, 100_000),
 		services:    newCache[string, *kcred.Service](cacheTTL, 100_000),
 		caRecs:      newCache[string, *kcred.CA](cacheTTL, 10_000),
+		creds:       newCache[string, kcred.Credentials](cacheTTL, 100_000),
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -166,12 +168,13 @@ func forbidden(project string, role, min kcred.Role) error {
 	return kcred.Errorf(kcred.EFORBIDDEN, "Your role in project %q (%s) does not allow this; it needs %s.", project, role, min)
 }
 
-// forget drops cached memberships, services and CA records after a change
-// to projects, members or services made through this Manager.
+// forget drops cached memberships, services, CA records and credentials
+// after a change to projects, members or services made through this Manager.
 func (m *Manager) forget() {
 	m.accessCache.reset()
 	m.services.reset()
 	m.caRecs.reset()
+	m.creds.reset()
 }
 
 // event builds an audit event by a.

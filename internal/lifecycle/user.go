@@ -146,6 +146,7 @@ func (m *Manager) CreateUser(ctx context.Context, a Actor, project, service, use
 	if err != nil {
 		return nil, err
 	}
+	defer m.changed(svc.ID, username)
 	err = m.store.InTx(ctx, func(q kcred.Queries) error {
 		if err := pending.insert(ctx, q); err != nil {
 			return err
@@ -190,12 +191,33 @@ func (m *Manager) findCredentials(ctx context.Context, project, service, usernam
 	if kcred.ValidateUsername(username) != nil {
 		return nil, nil, notFound
 	}
+	key := credsKey(svc.ID, username)
+	if c, ok := m.creds.get(key, m.Now()); ok {
+		if c.Renewal != nil {
+			r := *c.Renewal
+			c.Renewal = &r
+		}
+		return svc, &c, nil
+	}
 	creds, err := m.store.FindCredentials(ctx, svc.ID, username)
 	if kcred.ErrorCode(err) == kcred.ENOTFOUND {
 		return nil, nil, notFound
+	} else if err != nil {
+		return nil, nil, err
 	}
-	return svc, creds, err
+	c := *creds
+	if c.Renewal != nil {
+		r := *c.Renewal
+		c.Renewal = &r
+	}
+	m.creds.put(key, c, m.Now())
+	return svc, creds, nil
 }
+
+func credsKey(serviceID, username string) string { return serviceID + "\x00" + username }
+
+// changed drops the cached credentials of a user after a change to them.
+func (m *Manager) changed(serviceID, username string) { m.creds.drop(credsKey(serviceID, username)) }
 
 // DeleteUser deletes a service user and its certificates. Operators and
 // admins only; the primary user goes only with its service.
@@ -210,6 +232,7 @@ func (m *Manager) DeleteUser(ctx context.Context, a Actor, project, service, use
 	if creds.User.Type == kcred.UserTypePrimary {
 		return kcred.Errorf(kcred.EINVALID, "The primary user %s is deleted only with its service.", username)
 	}
+	defer m.changed(creds.User.ServiceID, username)
 	return m.store.InTx(ctx, func(q kcred.Queries) error {
 		if err := q.DeleteServiceUser(ctx, creds.User.ID); err != nil {
 			return err
@@ -245,6 +268,8 @@ func (m *Manager) Modify(ctx context.Context, a Actor, project, service, usernam
 	if err != nil {
 		return nil, err
 	}
+	m.changed(svc.ID, username)
+	defer m.changed(svc.ID, username)
 	switch op {
 	case OpAcknowledgeRenewal:
 		err = m.acknowledge(ctx, a, svc, creds)
