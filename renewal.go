@@ -17,6 +17,10 @@ type Renewal struct {
 	LastReminder   time.Duration // offset of the last reminder sent; 0 when none
 	RemindersSent  int
 	ClosedAt       time.Time // zero while open
+	// NextActionAt is when a sweep must look at the renewal again: the
+	// next reminder or the old certificate's expiry (see NextAction). It
+	// is indexed so that sweeps cost O(due).
+	NextActionAt time.Time
 }
 
 // Acknowledged reports whether someone said the new certificate is in use.
@@ -58,4 +62,27 @@ func DueReminder(r Renewal, schedule []time.Duration, now time.Time) (time.Durat
 // renewal must be closed (and, when unacknowledged, people told).
 func ExpiryDue(r Renewal, now time.Time) bool {
 	return r.Open() && !now.Before(r.OldNotAfter)
+}
+
+// NextAction returns when r next needs a sweep: the time of the next
+// reminder offset that DueReminder could return, or the old certificate's
+// expiry, whichever is first. Zero for a closed renewal.
+func NextAction(r Renewal, schedule []time.Duration) time.Time {
+	if !r.Open() {
+		return time.Time{}
+	}
+	next := r.OldNotAfter
+	if r.Acknowledged() {
+		return next
+	}
+	for _, off := range schedule {
+		at := r.OldNotAfter.Add(-off)
+		if off <= 0 || !at.After(r.CreateTime) || (r.LastReminder != 0 && off >= r.LastReminder) {
+			continue
+		}
+		if at.Before(next) {
+			next = at
+		}
+	}
+	return next
 }

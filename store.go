@@ -97,7 +97,9 @@ type Queries interface {
 	// username. Users without a certificate are left out.
 	ListCredentials(ctx context.Context, serviceID string) ([]*Credentials, error)
 
-	// CreateCertificate adds a generation; ECONFLICT when (user, generation) exists.
+	// CreateCertificate adds a generation; ECONFLICT when (user, generation)
+	// exists. The new certificate becomes the user's current one (the one
+	// ListRenewalCandidates looks at) when its generation is the newest.
 	CreateCertificate(ctx context.Context, c *Certificate) error
 	// ListCertificates lists a user's certificates, newest generation first.
 	ListCertificates(ctx context.Context, userID string) ([]*Certificate, error)
@@ -108,8 +110,49 @@ type Queries interface {
 	// FindOpenRenewal returns the user's open renewal.
 	FindOpenRenewal(ctx context.Context, userID string) (*Renewal, error)
 	// UpdateRenewal writes AcknowledgedAt, AcknowledgedBy, LastReminder,
-	// RemindersSent and ClosedAt.
+	// RemindersSent, ClosedAt and NextActionAt.
 	UpdateRenewal(ctx context.Context, r *Renewal) error
+
+	// ListRenewalCandidates lists the current certificates with
+	// NotAfter <= horizon whose user has no open renewal, soonest NotAfter
+	// first, at most limit, with their users. Its cost grows with the
+	// number returned, not with the number of users (an index on the
+	// current certificates' not_after).
+	ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*DueCertificate, error)
+	// ListDueRenewals lists the open renewals with NextActionAt <= now,
+	// soonest first, at most limit. O(result), like ListRenewalCandidates.
+	ListDueRenewals(ctx context.Context, now time.Time, limit int) ([]*DueRenewal, error)
+	// ListOpenRenewals lists a project's open renewals, soonest
+	// OldNotAfter first.
+	ListOpenRenewals(ctx context.Context, project string) ([]*DueRenewal, error)
+
+	// CreateNotice adds a pending notice (NotificationID empty).
+	CreateNotice(ctx context.Context, n *Notice) error
+	// ListPendingNotices lists notices without a notification, oldest
+	// first, at most limit.
+	ListPendingNotices(ctx context.Context, limit int) ([]*Notice, error)
+	// CreateNotification adds a notification with its Deliveries and sets
+	// NotificationID on the notices noticeIDs, which must be pending
+	// (ECONFLICT otherwise: another replica digested them first).
+	CreateNotification(ctx context.Context, n *Notification, noticeIDs []string) error
+	// FindNotification returns a notification with its deliveries.
+	FindNotification(ctx context.Context, id string) (*Notification, error)
+	// ListNotifications lists a project's notifications with their
+	// deliveries, newest first, at most limit.
+	ListNotifications(ctx context.Context, project string, limit int) ([]*Notification, error)
+	// ListDueDeliveries lists pending deliveries with NextAttempt <= now,
+	// oldest NextAttempt first, at most limit.
+	ListDueDeliveries(ctx context.Context, now time.Time, limit int) ([]*Delivery, error)
+	// UpdateDelivery writes State, Attempts, NextAttempt, LastError and
+	// DeliveredAt.
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+
+	// CreateWebhook adds a webhook.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	FindWebhook(ctx context.Context, id string) (*Webhook, error)
+	// ListWebhooks lists a project's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, project string) ([]*Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
 
 	CreateEvent(ctx context.Context, e *Event) error
 	// ListEvents lists a project's events, newest first, at most limit.
