@@ -113,6 +113,16 @@ type Queries interface {
 	// RemindersSent, ClosedAt and NextActionAt.
 	UpdateRenewal(ctx context.Context, r *Renewal) error
 
+	CreateEvent(ctx context.Context, e *Event) error
+	// ListEvents lists a project's events, newest first, at most limit.
+	ListEvents(ctx context.Context, project string, limit int) ([]*Event, error)
+}
+
+// RenewalQueries are the reads and writes of renewal sweeps and
+// notifications, under the same rules as Queries.
+//
+// TODO(renewal): embed in Queries once both stores implement it.
+type RenewalQueries interface {
 	// ListRenewalCandidates lists the current certificates with
 	// NotAfter <= horizon whose user has no open renewal, soonest NotAfter
 	// first, at most limit, with their users. Its cost grows with the
@@ -153,10 +163,6 @@ type Queries interface {
 	// ListWebhooks lists a project's webhooks, oldest first.
 	ListWebhooks(ctx context.Context, project string) ([]*Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
-
-	CreateEvent(ctx context.Context, e *Event) error
-	// ListEvents lists a project's events, newest first, at most limit.
-	ListEvents(ctx context.Context, project string, limit int) ([]*Event, error)
 }
 
 // UTC returns t in UTC truncated to microseconds, the precision both stores keep.
