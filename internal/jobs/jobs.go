@@ -1,0 +1,179 @@
+// Package jobs runs kcred's background work on River: a sweep of the
+// certificate lifecycle every sweep interval, and the delivery of
+// notifications after each sweep and every few seconds for retries. River
+// elects a leader among replicas, and only the leader schedules periodic
+// jobs; each job is unique while it waits or runs, so one sweep runs at a
+// time across all replicas.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Work is what the jobs run: lifecycle.Manager's Sweep and Deliver.
+type Work interface {
+	SweepOnce(ctx context.Context) error
+	DeliverOnce(ctx context.Context) error
+}
+
+// Config says how often to sweep.
+type Config struct {
+	SweepInterval   time.Duration // default 1m
+	DeliverInterval time.Duration // retries of deliveries; default 5s
+	Logger          *slog.Logger
+}
+
+// Runner is a started River client.
+type Runner struct {
+	stop   func(context.Context) error
+	insert func(context.Context, river.JobArgs) error
+	log    *slog.Logger
+}
+
+// StartSQLite runs the jobs on the SQLite database db, which must be the
+// store's single write connection (sqlite.Store.WriteDB) so that River and
+// kcred never compete for SQLite's write lock.
+func StartSQLite(ctx context.Context, db *sql.DB, w Work, cfg Config) (*Runner, error) {
+	return start(ctx, riversqlite.New(db), w, cfg)
+}
+
+// StartPostgres runs the jobs on the PostgreSQL pool of the store.
+func StartPostgres(ctx context.Context, pool *pgxpool.Pool, w Work, cfg Config) (*Runner, error) {
+	return start(ctx, riverpgxv5.New(pool), w, cfg)
+}
+
+// once is the uniqueness of every kcred job: one waiting or running at a
+// time, a new one allowed as soon as it finished.
+var once = river.UniqueOpts{ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}}
+
+// SweepArgs is the periodic lifecycle sweep.
+type SweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SweepArgs) Kind() string { return "kcred_sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (SweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: once, Queue: "sweep"}
+}
+
+// DeliverArgs sends due deliveries.
+type DeliverArgs struct{}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "kcred_deliver" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: once, Queue: "deliver"}
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	w Work
+	r *Runner
+}
+
+func (s *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	err := s.w.SweepOnce(ctx)
+	// Whatever the sweep managed to digest is worth sending now.
+	s.r.Kick()
+	return err
+}
+
+// Timeout implements river.Worker: a sweep takes as long as what is due.
+func (s *sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return -1 }
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	w Work
+}
+
+func (d *deliverWorker) Work(ctx context.Context, _ *river.Job[DeliverArgs]) error {
+	return d.w.DeliverOnce(ctx)
+}
+
+func (d *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 10 * time.Minute }
+
+func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work, cfg Config) (*Runner, error) {
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	if cfg.DeliverInterval <= 0 {
+		cfg.DeliverInterval = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("river migrations: %w", err)
+	}
+	r := &Runner{log: cfg.Logger}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &sweepWorker{w: w, r: r})
+	river.AddWorker(workers, &deliverWorker{w: w})
+	client, err := river.NewClient(driver, &river.Config{
+		Logger: cfg.Logger.With("component", "river"),
+		Queues: map[string]river.QueueConfig{
+			"sweep":   {MaxWorkers: 1},
+			"deliver": {MaxWorkers: 1},
+		},
+		Workers:           workers,
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 100 * time.Millisecond,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "kcred_sweep", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.DeliverInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return DeliverArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "kcred_deliver", RunOnStart: true}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		return nil, fmt.Errorf("river: start: %w", err)
+	}
+	r.stop = client.Stop
+	r.insert = func(ctx context.Context, args river.JobArgs) error {
+		_, err := client.Insert(ctx, args, nil)
+		return err
+	}
+	return r, nil
+}
+
+// Kick asks for a delivery round now (after a sweep, or a webhook test).
+func (r *Runner) Kick() {
+	if r.insert == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.insert(ctx, DeliverArgs{}); err != nil {
+		r.log.Warn("queue delivery", "err", err)
+	}
+}
+
+// Stop waits for running jobs to finish, or for ctx.
+func (r *Runner) Stop(ctx context.Context) error { return r.stop(ctx) }
