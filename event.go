@@ -40,4 +40,6 @@ const (
 	ActionLoginFailed      = "user_login_failed"
 	ActionTokenCreate      = "access_token_create"
 	ActionAccountCreate    = "user_create"
+	ActionWebhookCreate    = "webhook_create"
+	ActionWebhookDelete    = "webhook_delete"
 )
