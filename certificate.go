@@ -12,14 +12,18 @@ const (
 // Certificate is one generation of a service user's credentials. The private
 // key is sealed with the certificate's ID as associated data.
 type Certificate struct {
-	ID           string
-	UserID       string
-	Generation   int // 1 for the first
-	Serial       string
-	Subject      string
-	KeyType      KeyType
-	NotBefore    time.Time
-	NotAfter     time.Time
+	ID         string
+	UserID     string
+	Generation int // 1 for the first
+	Serial     string
+	Subject    string
+	KeyType    KeyType
+	NotBefore  time.Time
+	NotAfter   time.Time
+	// RenewAt is NotAfter less the project's renew_before when the
+	// certificate was made, kept current when the policy changes; renewal
+	// sweeps find due certificates by it.
+	RenewAt      time.Time
 	CertPEM      string
 	SealedKey    []byte
 	Reason       string

@@ -34,6 +34,8 @@ type Store interface {
 // and returned in UTC with at least microsecond precision. Secrets are stored
 // sealed, as the caller gives them; the store never sees a plaintext secret.
 type Queries interface {
+	RenewalQueries
+
 	// CreateAccount adds an account; ECONFLICT when the email is taken.
 	CreateAccount(ctx context.Context, a *Account) error
 	FindAccountByID(ctx context.Context, id string) (*Account, error)
@@ -57,7 +59,8 @@ type Queries interface {
 	// UpdateProject writes TechEmails, Policy and CAGeneration.
 	UpdateProject(ctx context.Context, p *Project) error
 	// DeleteProject deletes the project and everything in it: CAs,
-	// members, services, users, certificates, renewals and events.
+	// members, services, users, certificates, renewals, events, notices,
+	// notifications with their deliveries, and webhooks.
 	DeleteProject(ctx context.Context, name string) error
 
 	// CreateCA adds a CA generation; ECONFLICT when (project, generation) exists.
@@ -100,6 +103,7 @@ type Queries interface {
 	// CreateCertificate adds a generation; ECONFLICT when (user, generation)
 	// exists. The new certificate becomes the user's current one (the one
 	// ListRenewalCandidates looks at) when its generation is the newest.
+	// A zero RenewAt is stored as NotAfter.
 	CreateCertificate(ctx context.Context, c *Certificate) error
 	// ListCertificates lists a user's certificates, newest generation first.
 	ListCertificates(ctx context.Context, userID string) ([]*Certificate, error)
@@ -120,11 +124,9 @@ type Queries interface {
 
 // RenewalQueries are the reads and writes of renewal sweeps and
 // notifications, under the same rules as Queries.
-//
-// TODO(renewal): embed in Queries once both stores implement it.
 type RenewalQueries interface {
 	// ListRenewalCandidates lists the current certificates with
-	// NotAfter <= horizon whose user has no open renewal, soonest NotAfter
+	// RenewAt <= horizon whose user has no open renewal, soonest RenewAt
 	// first, at most limit, with their users. Its cost grows with the
 	// number returned, not with the number of users (an index on the
 	// current certificates' not_after).

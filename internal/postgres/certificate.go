@@ -10,57 +10,89 @@ import (
 
 const (
 	certCols = `c.id, c.user_id, c.generation, c.serial, c.subject, c.key_type, c.not_before, c.not_after,
-	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time`
+	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time, c.renew_at`
 	renewalCols = `r.id, r.user_id, r.old_cert_id, r.new_cert_id, r.old_not_after, r.create_time,
-	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at`
+	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at, r.next_action_at`
 
-	sqlCreateCertificate = `INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
-		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
+	// sqlLockUser makes CreateCertificates of one user wait for each other
+	// (FOR NO KEY UPDATE lets foreign key checks through), so that the next
+	// statement's snapshot sees every generation committed before it.
+	sqlLockUser = `SELECT FROM service_users WHERE id = $1 FOR NO KEY UPDATE`
+	// The new certificate is current unless the user has a newer one; then
+	// the older ones stop being current, in the same statement.
+	sqlCreateCertificate = `WITH c AS (
+			INSERT INTO certificates (id, user_id, generation, serial, subject, key_type, not_before, not_after,
+				cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+				NOT EXISTS (SELECT FROM certificates WHERE user_id = $2 AND generation > $3))
+			ON CONFLICT DO NOTHING RETURNING user_id, generation, current
+		), older AS (
+			UPDATE certificates o SET current = false FROM c
+			WHERE c.current AND o.user_id = c.user_id AND o.generation < c.generation AND o.current
+		)
+		SELECT count(*) FROM c`
 	sqlListCertificates = `SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = $1 ORDER BY c.generation DESC`
 
 	sqlCreateRenewal = `INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
-		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`
+		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`
 	sqlFindOpenRenewal = `SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = $1 AND r.closed_at IS NULL`
-	sqlUpdateRenewal   = `UPDATE renewals SET acknowledged_at = $1, acknowledged_by = $2, last_reminder_ns = $3,
-		reminders_sent = $4, closed_at = $5 WHERE id = $6`
+	// An open renewal without a next action is due at once (see
+	// UpdateRenewal); RETURNING gives the caller what was stored.
+	sqlUpdateRenewal = `UPDATE renewals SET acknowledged_at = $1, acknowledged_by = $2, last_reminder_ns = $3,
+		reminders_sent = $4, closed_at = $5::timestamptz,
+		next_action_at = CASE WHEN $5::timestamptz IS NULL THEN coalesce($6::timestamptz, create_time) ELSE $6 END
+		WHERE id = $7 RETURNING next_action_at`
 )
 
 // certDest returns the scan destinations of certCols.
 func certDest(c *kcred.Certificate) []any {
 	return []any{&c.ID, &c.UserID, &c.Generation, &c.Serial, &c.Subject, (*string)(&c.KeyType),
 		(*ntime)(&c.NotBefore), (*ntime)(&c.NotAfter), &c.CertPEM, &c.SealedKey, &c.Reason, &c.CAGeneration,
-		(*ntime)(&c.CreateTime)}
+		(*ntime)(&c.CreateTime), (*ntime)(&c.RenewAt)}
 }
 
 // renewalDest returns the scan destinations of renewalCols.
 func renewalDest(r *kcred.Renewal) []any {
 	return []any{&r.ID, &r.UserID, &r.OldCertID, &r.NewCertID, (*ntime)(&r.OldNotAfter), (*ntime)(&r.CreateTime),
 		(*ntime)(&r.AcknowledgedAt), &r.AcknowledgedBy, (*int64)(&r.LastReminder), &r.RemindersSent,
-		(*ntime)(&r.ClosedAt)}
+		(*ntime)(&r.ClosedAt), (*ntime)(&r.NextActionAt)}
 }
 
 // CreateCertificate implements kcred.Queries. ENOTFOUND when the user does
-// not exist.
+// not exist. The certificate becomes the user's current one when no newer
+// generation exists, in one transaction (q's, or its own on the pool) that
+// holds the user's row lock until it ends, so that concurrent creations of
+// different generations leave exactly the newest one current.
 func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
 	if err := mustID("certificate", c.ID); err != nil {
 		return err
 	}
 	defaultNow(&c.CreateTime)
-	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter)
-	n, err := q.exec(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
-		timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
-		timeArg(c.CreateTime))
-	if foreignKey(err) != "" {
-		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-	} else if err != nil {
-		return fail("create certificate", err, "")
+	if c.RenewAt.IsZero() {
+		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
 	}
-	if n == 0 {
-		return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
-	}
-	return nil
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
+	return q.atomic(ctx, func(q queries) error {
+		if err := q.db.QueryRow(ctx, sqlLockUser, c.UserID).Scan(); noRows(err) {
+			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+		} else if err != nil {
+			return fail("create certificate", err, "")
+		}
+		var n int
+		err := q.db.QueryRow(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject,
+			string(c.KeyType), timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason,
+			c.CAGeneration, timeArg(c.CreateTime), timeArg(c.RenewAt)).Scan(&n)
+		if foreignKey(err) != "" {
+			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+		} else if err != nil {
+			return fail("create certificate", err, "")
+		}
+		if n == 0 {
+			return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
+		}
+		return nil
+	})
 }
 
 func scanCertificate(row pgx.Row) (*kcred.Certificate, error) {
@@ -80,10 +112,11 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 	ensureID(&r.ID)
 	defaultNow(&r.CreateTime)
-	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt)
+	defaultNextAction(r)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
 	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
-		timeArg(r.ClosedAt))
+		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
 	switch foreignKey(err) {
 	case "":
 	case "renewals_user_fk":
@@ -113,16 +146,27 @@ func (q queries) FindOpenRenewal(ctx context.Context, userID string) (*kcred.Ren
 }
 
 // UpdateRenewal implements kcred.Queries. Reopening a renewal while another
-// of the user is open is ECONFLICT.
+// of the user is open is ECONFLICT. An open renewal with a zero NextActionAt
+// gets its CreateTime, as in CreateRenewal: due at once, so that a caller
+// that forgets it costs a sweep a look rather than the renewal its reminders
+// and expiry. r.NextActionAt is set to what is stored.
 func (q queries) UpdateRenewal(ctx context.Context, r *kcred.Renewal) error {
-	norm(&r.AcknowledgedAt, &r.ClosedAt)
-	n, err := q.exec(ctx, sqlUpdateRenewal, timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder),
-		r.RemindersSent, timeArg(r.ClosedAt), r.ID)
-	if err != nil {
+	norm(&r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
+	err := q.db.QueryRow(ctx, sqlUpdateRenewal, timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder),
+		r.RemindersSent, timeArg(r.ClosedAt), timeArg(r.NextActionAt), r.ID).Scan((*ntime)(&r.NextActionAt))
+	if noRows(err) {
+		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
+	} else if err != nil {
 		return fail("update renewal", err, "A renewal of the service user is already open.")
 	}
-	if n == 0 {
-		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
-	}
 	return nil
+}
+
+// defaultNextAction makes an open renewal without a next action due at
+// once: at its CreateTime. A renewal no sweep would ever look at again
+// would never be reminded of nor closed.
+func defaultNextAction(r *kcred.Renewal) {
+	if r.Open() && r.NextActionAt.IsZero() {
+		r.NextActionAt = r.CreateTime
+	}
 }

@@ -143,7 +143,17 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // detected with ON CONFLICT DO NOTHING, not by failing). A panic in fn rolls
 // back and propagates.
 func (s *Store) InTx(ctx context.Context, fn func(q kcred.Queries) error) error {
-	tx, err := s.pool.Begin(ctx)
+	return inTx(ctx, s.pool, func(q queries) error { return fn(q) })
+}
+
+// beginner is what starts a transaction: the pool.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx is InTx with the package's own queries, on db.
+func inTx(ctx context.Context, db beginner, fn func(q queries) error) error {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -189,6 +199,25 @@ type querier interface {
 // queries implements kcred.Queries on the pool or in a transaction.
 type queries struct {
 	db querier
+}
+
+var (
+	_ kcred.RenewalQueries = (*Store)(nil)
+	_ kcred.RenewalQueries = queries{}
+)
+
+// atomic runs fn in q's transaction, or in a new one when q is on the pool:
+// for the methods that write several statements which must not be seen (or
+// survive a crash) half done.
+func (q queries) atomic(ctx context.Context, fn func(q queries) error) error {
+	if _, ok := q.db.(pgx.Tx); ok {
+		return fn(q)
+	}
+	db, ok := q.db.(beginner)
+	if !ok {
+		return fmt.Errorf("postgres: %T cannot begin a transaction", q.db)
+	}
+	return inTx(ctx, db, fn)
 }
 
 // exec runs a write and returns the number of rows it changed.

@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kcred/kcred"
 	"github.com/kcred/kcred/internal/postgres"
@@ -22,6 +24,40 @@ func BenchmarkCreateServiceUser(b *testing.B) {
 
 func BenchmarkFindCredentials(b *testing.B) {
 	storetest.BenchmarkFindCredentials(b, postgrestest.Open(b))
+}
+
+// BenchmarkSweepNoneDue runs over $KCRED_BENCH_USERS users (default 100000):
+//
+//	KCRED_BENCH_USERS=1000000 go test -run '^$' -bench SweepNoneDue -timeout 1h ./internal/postgres/
+func BenchmarkSweepNoneDue(b *testing.B) {
+	storetest.BenchmarkSweepNoneDue(b, postgrestest.Open(b), postgres.BulkInsert)
+}
+
+// TestSweepFill checks the two ways of filling a store for
+// BenchmarkSweepNoneDue against each other: the Queries methods and COPY
+// must make the same sweeps.
+func TestSweepFill(t *testing.T) {
+	ctx := t.Context()
+	var results [2][]int
+	for i, bulk := range []storetest.BulkInsert{nil, postgres.BulkInsert} {
+		s := postgrestest.Open(t)
+		now := storetest.FillSweep(t, s, 1000, bulk)
+		for _, horizon := range []time.Duration{0, 91 * 24 * time.Hour, 200 * 24 * time.Hour, 10000 * 24 * time.Hour} {
+			c, err := s.ListRenewalCandidates(ctx, now.Add(horizon), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := s.ListDueRenewals(ctx, now.Add(horizon), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results[i] = append(results[i], len(c), len(d))
+		}
+	}
+	if fmt.Sprint(results[0]) != fmt.Sprint(results[1]) || results[0][len(results[0])-2] != 990 {
+		t.Fatalf("sweeps after filling through Queries %v, through COPY %v; want equal, 990 candidates in all (10 renewals open)",
+			results[0], results[1])
+	}
 }
 
 // TestSchemaIsolation checks that stores in two schemas of one database see

@@ -123,7 +123,8 @@ func (q queries) UpdateProject(ctx context.Context, p *kcred.Project) error {
 }
 
 // DeleteProject implements kcred.Queries. Foreign keys cascade to CAs,
-// members, services and what is in them; the statement deletes the events.
+// members, services and what is in them, notices, notifications with their
+// deliveries, and webhooks; the statement deletes the events.
 func (q queries) DeleteProject(ctx context.Context, name string) error {
 	n, err := q.exec(ctx, sqlDeleteProject, name)
 	if err != nil {

@@ -20,10 +20,10 @@ const (
 	credentialsFrom = `SELECT ` + userCols + `,
 		coalesce(c.id, ''), coalesce(c.user_id, ''), coalesce(c.generation, 0), coalesce(c.serial, ''),
 		coalesce(c.subject, ''), coalesce(c.key_type, ''), c.not_before, c.not_after, coalesce(c.cert_pem, ''),
-		c.sealed_key, coalesce(c.reason, ''), coalesce(c.ca_generation, 0), c.create_time,
+		c.sealed_key, coalesce(c.reason, ''), coalesce(c.ca_generation, 0), c.create_time, c.renew_at,
 		coalesce(r.id, ''), coalesce(r.user_id, ''), coalesce(r.old_cert_id, ''), coalesce(r.new_cert_id, ''),
 		r.old_not_after, r.create_time, r.acknowledged_at, coalesce(r.acknowledged_by, ''),
-		coalesce(r.last_reminder_ns, 0), coalesce(r.reminders_sent, 0), r.closed_at
+		coalesce(r.last_reminder_ns, 0), coalesce(r.reminders_sent, 0), r.closed_at, r.next_action_at
 	FROM service_users u
 	%s JOIN LATERAL (SELECT * FROM certificates WHERE user_id = u.id ORDER BY generation DESC LIMIT 1) c ON true
 	LEFT JOIN renewals r ON r.user_id = u.id AND r.closed_at IS NULL`

@@ -10,24 +10,33 @@ import (
 
 const (
 	certCols = `c.id, c.user_id, c.generation, c.serial, c.subject, c.key_type, c.not_before, c.not_after,
-	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time`
+	c.cert_pem, c.sealed_key, c.reason, c.ca_generation, c.create_time, c.renew_at`
 	renewalCols = `r.id, r.user_id, r.old_cert_id, r.new_cert_id, r.old_not_after, r.create_time,
-	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at`
+	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at, r.next_action_at`
 )
 
 var (
+	// The new certificate is current unless the user has a newer one;
+	// sqlUncurrent then takes current from the older ones.
 	sqlCreateCertificate = stmt(`INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
-		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+			NOT EXISTS (SELECT 1 FROM certificates WHERE user_id = ?2 AND generation > ?3))
+		ON CONFLICT DO NOTHING RETURNING current`)
+	sqlUncurrent        = stmt(`UPDATE certificates SET current = 0 WHERE user_id = ? AND generation < ? AND current = 1`)
 	sqlListCertificates = stmt(`SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = ?
 		ORDER BY c.generation DESC`)
 
 	sqlCreateRenewal = stmt(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
-		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	sqlFindOpenRenewal = stmt(`SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = ? AND r.closed_at IS NULL`)
-	sqlUpdateRenewal   = stmt(`UPDATE renewals SET acknowledged_at = ?, acknowledged_by = ?, last_reminder_ns = ?,
-		reminders_sent = ?, closed_at = ? WHERE id = ?`)
+	// An open renewal without a next action is due at once (see
+	// UpdateRenewal); RETURNING gives the caller what was stored.
+	sqlUpdateRenewal = stmt(`UPDATE renewals SET acknowledged_at = ?1, acknowledged_by = ?2, last_reminder_ns = ?3,
+		reminders_sent = ?4, closed_at = ?5,
+		next_action_at = CASE WHEN ?5 IS NULL THEN coalesce(?6, create_time) ELSE ?6 END
+		WHERE id = ?7 RETURNING next_action_at`)
 )
 
 // certDest returns the scan destinations of certCols. They accept NULL
@@ -36,36 +45,49 @@ func certDest(c *kcred.Certificate) []any {
 	return []any{(*nstr)(&c.ID), (*nstr)(&c.UserID), (*nint)(&c.Generation), (*nstr)(&c.Serial),
 		(*nstr)(&c.Subject), (*nstr)(&c.KeyType), (*ntime)(&c.NotBefore), (*ntime)(&c.NotAfter),
 		(*nstr)(&c.CertPEM), (*nbytes)(&c.SealedKey), (*nstr)(&c.Reason), (*nint)(&c.CAGeneration),
-		(*ntime)(&c.CreateTime)}
+		(*ntime)(&c.CreateTime), (*ntime)(&c.RenewAt)}
 }
 
 // renewalDest returns the scan destinations of renewalCols; NULL reads as zero.
 func renewalDest(r *kcred.Renewal) []any {
 	return []any{(*nstr)(&r.ID), (*nstr)(&r.UserID), (*nstr)(&r.OldCertID), (*nstr)(&r.NewCertID),
 		(*ntime)(&r.OldNotAfter), (*ntime)(&r.CreateTime), (*ntime)(&r.AcknowledgedAt), (*nstr)(&r.AcknowledgedBy),
-		(*nint64)(&r.LastReminder), (*nint)(&r.RemindersSent), (*ntime)(&r.ClosedAt)}
+		(*nint64)(&r.LastReminder), (*nint)(&r.RemindersSent), (*ntime)(&r.ClosedAt), (*ntime)(&r.NextActionAt)}
 }
 
 // CreateCertificate implements kcred.Queries. ENOTFOUND when the user does
-// not exist.
+// not exist. The certificate becomes the user's current one when no newer
+// generation exists, in one transaction with taking current from the older
+// ones (q's, or its own outside InTx); the single write connection keeps two
+// of them from interleaving.
 func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
 	if err := mustID("certificate", c.ID); err != nil {
 		return err
 	}
 	defaultNow(&c.CreateTime)
-	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter)
-	n, err := q.exec(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
-		timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
-		timeArg(c.CreateTime))
-	if isForeignKey(err) {
-		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-	} else if err != nil {
-		return fail("create certificate", err, "")
+	if c.RenewAt.IsZero() {
+		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
 	}
-	if n == 0 {
-		return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
-	}
-	return nil
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
+	return q.atomic(ctx, func(q queries) error {
+		var current bool
+		err := q.write(ctx, sqlCreateCertificate).QueryRowContext(ctx, c.ID, c.UserID, c.Generation, c.Serial,
+			c.Subject, string(c.KeyType), timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey),
+			c.Reason, c.CAGeneration, timeArg(c.CreateTime), timeArg(c.RenewAt)).Scan(&current)
+		if isForeignKey(err) {
+			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
+		} else if errors.Is(err, sql.ErrNoRows) {
+			return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
+		} else if err != nil {
+			return fail("create certificate", err, "")
+		}
+		if current {
+			if _, err := q.exec(ctx, sqlUncurrent, c.UserID, c.Generation); err != nil {
+				return fail("create certificate", err, "")
+			}
+		}
+		return nil
+	})
 }
 
 // ListCertificates implements kcred.Queries.
@@ -95,10 +117,11 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 	ensureID(&r.ID)
 	defaultNow(&r.CreateTime)
-	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt)
+	defaultNextAction(r)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
 	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
-		timeArg(r.ClosedAt))
+		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
 	if isForeignKey(err) {
 		return kcred.Errorf(kcred.ENOTFOUND, "Service user or certificate does not exist.")
 	} else if err != nil {
@@ -122,16 +145,28 @@ func (q queries) FindOpenRenewal(ctx context.Context, userID string) (*kcred.Ren
 	return r, nil
 }
 
-// UpdateRenewal implements kcred.Queries.
+// UpdateRenewal implements kcred.Queries. An open renewal with a zero
+// NextActionAt gets its CreateTime, as in CreateRenewal: due at once, so
+// that a caller that forgets it costs a sweep a look rather than the
+// renewal its reminders and expiry. r.NextActionAt is set to what is stored.
 func (q queries) UpdateRenewal(ctx context.Context, r *kcred.Renewal) error {
-	norm(&r.AcknowledgedAt, &r.ClosedAt)
-	n, err := q.exec(ctx, sqlUpdateRenewal, timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder),
-		r.RemindersSent, timeArg(r.ClosedAt), r.ID)
-	if err != nil {
+	norm(&r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
+	err := q.write(ctx, sqlUpdateRenewal).QueryRowContext(ctx, timeArg(r.AcknowledgedAt), r.AcknowledgedBy,
+		int64(r.LastReminder), r.RemindersSent, timeArg(r.ClosedAt), timeArg(r.NextActionAt), r.ID).
+		Scan((*ntime)(&r.NextActionAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
+	} else if err != nil {
 		return fail("update renewal", err, "A renewal of the service user is already open.")
 	}
-	if n == 0 {
-		return kcred.Errorf(kcred.ENOTFOUND, "Renewal does not exist.")
-	}
 	return nil
+}
+
+// defaultNextAction makes an open renewal without a next action due at
+// once: at its CreateTime. A renewal no sweep would ever look at again
+// would never be reminded of nor closed.
+func defaultNextAction(r *kcred.Renewal) {
+	if r.Open() && r.NextActionAt.IsZero() {
+		r.NextActionAt = r.CreateTime
+	}
 }

@@ -125,7 +125,8 @@ func (q queries) UpdateProject(ctx context.Context, p *kcred.Project) error {
 }
 
 // DeleteProject implements kcred.Queries. Foreign keys cascade to CAs,
-// members, services and what is in them; a trigger deletes the events.
+// members, services and what is in them, notices, notifications with their
+// deliveries, and webhooks; a trigger deletes the events.
 func (q queries) DeleteProject(ctx context.Context, name string) error {
 	n, err := q.exec(ctx, sqlDeleteProject, name)
 	if err != nil {

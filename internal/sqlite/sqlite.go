@@ -146,7 +146,12 @@ func (s *Store) WriteDB() *sql.DB { return s.wdb }
 // the write connection. fn must use q, not s: a write through s would wait
 // for the connection fn's transaction holds. A panic in fn rolls back and
 // propagates.
-func (s *Store) InTx(ctx context.Context, fn func(q kcred.Queries) error) (err error) {
+func (s *Store) InTx(ctx context.Context, fn func(q kcred.Queries) error) error {
+	return s.inTx(ctx, func(q queries) error { return fn(q) })
+}
+
+// inTx is InTx with the package's own queries.
+func (s *Store) inTx(ctx context.Context, fn func(q queries) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -211,6 +216,21 @@ func stmt(sql string) int {
 type queries struct {
 	s  *Store
 	tx *sql.Tx
+}
+
+var (
+	_ kcred.RenewalQueries = (*Store)(nil)
+	_ kcred.RenewalQueries = queries{}
+)
+
+// atomic runs fn in q's transaction, or in a new one when q has none: for
+// the methods that write several statements which must not be seen (or
+// survive a crash) half done.
+func (q queries) atomic(ctx context.Context, fn func(q queries) error) error {
+	if q.tx != nil {
+		return fn(q)
+	}
+	return q.s.inTx(ctx, fn)
 }
 
 // read returns statement n for a read: on a reader outside a transaction.

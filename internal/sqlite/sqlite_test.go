@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,6 +41,40 @@ func BenchmarkCreateServiceUser(b *testing.B) {
 
 func BenchmarkFindCredentials(b *testing.B) {
 	storetest.BenchmarkFindCredentials(b, newStore(b))
+}
+
+// BenchmarkSweepNoneDue runs over $KCRED_BENCH_USERS users (default 100000):
+//
+//	KCRED_BENCH_USERS=1000000 go test -run '^$' -bench SweepNoneDue -timeout 1h ./internal/sqlite/
+func BenchmarkSweepNoneDue(b *testing.B) {
+	storetest.BenchmarkSweepNoneDue(b, newStore(b), sqlite.BulkInsert)
+}
+
+// TestSweepFill checks the two ways of filling a store for
+// BenchmarkSweepNoneDue against each other: the Queries methods and the
+// bulk SQL must make the same sweeps.
+func TestSweepFill(t *testing.T) {
+	ctx := t.Context()
+	var results [2][]int
+	for i, bulk := range []storetest.BulkInsert{nil, sqlite.BulkInsert} {
+		s := newStore(t)
+		now := storetest.FillSweep(t, s, 1000, bulk)
+		for _, horizon := range []time.Duration{0, 91 * 24 * time.Hour, 200 * 24 * time.Hour, 10000 * 24 * time.Hour} {
+			c, err := s.ListRenewalCandidates(ctx, now.Add(horizon), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := s.ListDueRenewals(ctx, now.Add(horizon), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results[i] = append(results[i], len(c), len(d))
+		}
+	}
+	if fmt.Sprint(results[0]) != fmt.Sprint(results[1]) || results[0][len(results[0])-2] != 990 {
+		t.Fatalf("sweeps after filling through Queries %v, through bulk SQL %v; want equal, 990 candidates in all (10 renewals open)",
+			results[0], results[1])
+	}
 }
 
 // TestReopen checks that data survives closing and that opening an
@@ -119,8 +154,10 @@ func TestTimeText(t *testing.T) {
 func TestSweepIndexes(t *testing.T) {
 	s := newStore(t)
 	for name, query := range map[string]string{
-		"certificates due":  `SELECT id FROM certificates WHERE not_after < '2027'`,
-		"open renewals due": `SELECT id FROM renewals WHERE closed_at IS NULL AND old_not_after < '2027'`,
+		"current certificates due": `SELECT id FROM certificates WHERE current = 1 AND renew_at < '2027'`,
+		"open renewals due":        `SELECT id FROM renewals WHERE closed_at IS NULL AND next_action_at < '2027'`,
+		"open renewals expiring":   `SELECT id FROM renewals WHERE closed_at IS NULL AND old_not_after < '2027'`,
+		"pending deliveries due":   `SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt < '2027'`,
 	} {
 		rows, err := s.WriteDB().QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query)
 		if err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/kcred/kcred"
 )
@@ -116,4 +119,154 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Bulk is a batch of records for a BulkInsert, parents before children.
+// Current[i] says whether Certs[i] is the newest generation of its user.
+type Bulk struct {
+	Users    []*kcred.ServiceUser
+	Certs    []*kcred.Certificate
+	Current  []bool
+	Renewals []*kcred.Renewal
+}
+
+// BulkInsert writes b into s quickly: a store's package gives one that
+// writes with raw multi-row SQL, because a million users through the
+// Queries methods take too long. nil writes through InTx and the Queries
+// methods.
+type BulkInsert func(ctx context.Context, s kcred.Store, b *Bulk) error
+
+// EnvBenchUsers names the environment variable with the number of users of
+// BenchmarkSweepNoneDue (default 100000).
+const EnvBenchUsers = "KCRED_BENCH_USERS"
+
+// FillSweep fills s with a project of 10 services and users service users,
+// none of whose current certificates expires before now+91d, and returns
+// now. Every tenth user has an older generation and a renewal: one in ten
+// of those open, its next action after now and its old certificate
+// expiring within 90 days; the others closed, their old certificate
+// expired. An index on every certificate's not_after would walk past those
+// old generations; the sweeps must not.
+func FillSweep(tb testing.TB, s kcred.Store, users int, bulk BulkInsert) time.Time {
+	tb.Helper()
+	ctx := context.Background()
+	now := kcred.UTC(base)
+	if err := s.CreateProject(ctx, &kcred.Project{Name: "sweep", CreateTime: now}); err != nil {
+		tb.Fatal(err)
+	}
+	services := make([]*kcred.Service, 10)
+	for i := range services {
+		services[i] = &kcred.Service{ID: kcred.NewID(), Project: "sweep", Name: fmt.Sprintf("kafka-%d", i),
+			Type: kcred.ServiceTypeKafka, CreateTime: now, UpdateTime: now}
+		if err := s.CreateService(ctx, services[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if bulk == nil {
+		bulk = insertThroughQueries
+	}
+	const chunk = 5000
+	pem, key := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", randomBytes(32)
+	for start := 0; start < users; start += chunk {
+		b := &Bulk{}
+		cert := func(u *kcred.ServiceUser, gen int, notAfter time.Time, current bool) *kcred.Certificate {
+			c := &kcred.Certificate{ID: kcred.NewID(), UserID: u.ID, Generation: gen,
+				Serial: fmt.Sprintf("%032x", randomBytes(16)), Subject: "CN=" + u.Username, KeyType: kcred.KeyTypeECP256,
+				NotBefore: notAfter.Add(-820 * day), NotAfter: notAfter, CertPEM: pem, SealedKey: key,
+				Reason: kcred.ReasonCreate, CAGeneration: 1, CreateTime: notAfter.Add(-820 * day)}
+			b.Certs, b.Current = append(b.Certs, c), append(b.Current, current)
+			return c
+		}
+		for i := start; i < min(start+chunk, users); i++ {
+			u := &kcred.ServiceUser{ID: kcred.NewID(), ServiceID: services[i%len(services)].ID,
+				Username: fmt.Sprintf("user-%d", i), Type: kcred.UserTypeNormal, SealedPassword: key, CreateTime: now}
+			b.Users = append(b.Users, u)
+			notAfter := now.Add(91*day + time.Duration(i%729)*day + time.Duration(i)*time.Millisecond)
+			if i%10 != 0 {
+				cert(u, 1, notAfter, true)
+				continue
+			}
+			r := &kcred.Renewal{ID: kcred.NewID(), UserID: u.ID}
+			var old *kcred.Certificate
+			if i%100 == 0 {
+				old = cert(u, 1, now.Add(10*day+time.Duration(i)*time.Millisecond), false)
+				r.NextActionAt = now.Add(time.Hour + time.Duration(i)*time.Millisecond)
+			} else {
+				old = cert(u, 1, now.Add(-time.Hour-time.Duration(i)*time.Millisecond), false)
+				r.ClosedAt = old.NotAfter
+			}
+			new := cert(u, 2, notAfter, true)
+			r.OldCertID, r.NewCertID, r.OldNotAfter, r.CreateTime = old.ID, new.ID, old.NotAfter, now.Add(-day)
+			b.Renewals = append(b.Renewals, r)
+		}
+		if err := bulk(ctx, s, b); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return now
+}
+
+// insertThroughQueries is the BulkInsert of the Queries methods.
+func insertThroughQueries(ctx context.Context, s kcred.Store, b *Bulk) error {
+	return s.InTx(ctx, func(q kcred.Queries) error {
+		for _, u := range b.Users {
+			if err := q.CreateServiceUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		for _, c := range b.Certs { // generations in order
+			if err := q.CreateCertificate(ctx, c); err != nil {
+				return err
+			}
+		}
+		for _, r := range b.Renewals {
+			if err := q.CreateRenewal(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// BenchmarkSweepNoneDue measures the two queries of a renewal sweep that
+// finds nothing to do, ListRenewalCandidates(now+90d, 1000) and
+// ListDueRenewals(now, 1000), over $KCRED_BENCH_USERS users (FillSweep).
+// Their cost must not grow with the number of users. The users are made
+// once with bulk; the measurement is the sub-benchmark users=N.
+func BenchmarkSweepNoneDue(b *testing.B, s kcred.Store, bulk BulkInsert) {
+	users := 100000
+	if v := os.Getenv(EnvBenchUsers); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 {
+			b.Fatalf("%s=%q: want a number of users, at least 100", EnvBenchUsers, v)
+		}
+		users = n
+	}
+	ctx := context.Background()
+	r := rq(b, s)
+	start := time.Now()
+	now := FillSweep(b, s, users, bulk)
+	b.Logf("made %d users in %v", users, time.Since(start).Round(time.Millisecond))
+	horizon := now.Add(90 * day)
+
+	// The data is there, and none of it is due.
+	if c, err := r.ListRenewalCandidates(ctx, now.Add(1000*day), 10); err != nil || len(c) != 10 {
+		b.Fatalf("ListRenewalCandidates over all = %d, %v; want 10", len(c), err)
+	}
+	open := min(10, (users+99)/100)
+	if d, err := r.ListDueRenewals(ctx, now.Add(1000*day), 10); err != nil || len(d) != open {
+		b.Fatalf("ListDueRenewals over all = %d, %v; want %d", len(d), err, open)
+	}
+	b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+		for b.Loop() {
+			c, err := r.ListRenewalCandidates(ctx, horizon, 1000)
+			if err != nil || len(c) != 0 {
+				b.Fatalf("ListRenewalCandidates = %d, %v; want none", len(c), err)
+			}
+			d, err := r.ListDueRenewals(ctx, now, 1000)
+			if err != nil || len(d) != 0 {
+				b.Fatalf("ListDueRenewals = %d, %v; want none", len(d), err)
+			}
+		}
+	})
 }

@@ -74,6 +74,45 @@ func testRenewals(t *testing.T, s kcred.Store) {
 		if !got.Open() || got.Acknowledged() || got.LastReminder != 0 {
 			t.Fatalf("new renewal = %s, want open, unacknowledged, no reminder", show(got))
 		}
+		// Opened without NextActionAt, it is due at once: at its CreateTime.
+		if !got.NextActionAt.Equal(kcred.UTC(r1.CreateTime)) {
+			t.Fatalf("NextActionAt of a renewal opened without one = %v, want its CreateTime %v",
+				got.NextActionAt, kcred.UTC(r1.CreateTime))
+		}
+	})
+
+	t.Run("NextActionAt", func(t *testing.T) {
+		carl := fx.user(sv.ID, "carl")
+		k1, k2 := fx.cert(carl.ID, 1), fx.cert(carl.ID, 2)
+		r := &kcred.Renewal{ID: kcred.NewID(), UserID: carl.ID, OldCertID: k1.ID, NewCertID: k2.ID,
+			OldNotAfter: k1.NotAfter, CreateTime: k2.CreateTime, NextActionAt: k1.NotAfter.Add(-2*day + time.Nanosecond)}
+		noErr(t, "CreateRenewal", s.CreateRenewal(ctx, r))
+		want := storedRenewal(*r)
+		equal(t, "renewal after CreateRenewal", r, want)
+		got, err := s.FindOpenRenewal(ctx, carl.ID)
+		noErr(t, "FindOpenRenewal", err)
+		equal(t, "renewal with NextActionAt", got, want)
+		creds, err := s.FindCredentials(ctx, sv.ID, "carl")
+		noErr(t, "FindCredentials", err)
+		equal(t, "renewal of FindCredentials", creds.Renewal, want)
+
+		// Moved by UpdateRenewal.
+		u := *want
+		u.NextActionAt = k1.NotAfter.Add(-day - time.Nanosecond)
+		noErr(t, "UpdateRenewal", s.UpdateRenewal(ctx, &u))
+		got, err = s.FindOpenRenewal(ctx, carl.ID)
+		noErr(t, "FindOpenRenewal", err)
+		equal(t, "renewal after moving NextActionAt", got, storedRenewal(u))
+
+		// An open renewal updated without one is due at once, and u says so.
+		u.NextActionAt = time.Time{}
+		noErr(t, "UpdateRenewal", s.UpdateRenewal(ctx, &u))
+		if !u.NextActionAt.Equal(kcred.UTC(k2.CreateTime)) {
+			t.Fatalf("UpdateRenewal without NextActionAt set it to %v, want the CreateTime %v", u.NextActionAt, kcred.UTC(k2.CreateTime))
+		}
+		got, err = s.FindOpenRenewal(ctx, carl.ID)
+		noErr(t, "FindOpenRenewal", err)
+		equal(t, "renewal updated without NextActionAt", got, &u)
 	})
 
 	t.Run("SecondOpen", func(t *testing.T) {
@@ -86,13 +125,14 @@ func testRenewals(t *testing.T, s kcred.Store) {
 	})
 
 	t.Run("Update", func(t *testing.T) {
-		// Written: AcknowledgedAt, AcknowledgedBy, LastReminder, RemindersSent, ClosedAt.
+		// Written: AcknowledgedAt, AcknowledgedBy, LastReminder, RemindersSent, ClosedAt, NextActionAt.
 		r := *w1
 		r.LastReminder, r.RemindersSent = 7*day+time.Nanosecond, 2
+		r.NextActionAt = c1.NotAfter.Add(-day + time.Nanosecond)
 		noErr(t, "UpdateRenewal", s.UpdateRenewal(ctx, &r))
 		got, err := s.FindOpenRenewal(ctx, u.ID)
 		noErr(t, "FindOpenRenewal", err)
-		equal(t, "renewal after a reminder", got, &r)
+		equal(t, "renewal after a reminder", got, storedRenewal(r))
 
 		r.AcknowledgedAt, r.AcknowledgedBy = base.Add(3*day+time.Nanosecond), "dev@example.com"
 		ignored := r

@@ -17,6 +17,10 @@ type tree struct {
 	renewed  *kcred.ServiceUser   // users[0], with an open renewal
 	certs    []*kcred.Certificate
 	events   []*kcred.Event
+
+	pending      *kcred.Notice       // a pending notice
+	notification *kcred.Notification // with a digested notice and three deliveries
+	webhook      *kcred.Webhook
 }
 
 func makeTree(t *testing.T, q kcred.Queries, name string) *tree {
@@ -44,6 +48,13 @@ func makeTree(t *testing.T, q kcred.Queries, name string) *tree {
 	for i := range 3 {
 		tr.events = append(tr.events, fx.event(name, base.Add(time.Duration(i)*time.Second), kcred.ActionUserCreate))
 	}
+	r := rq(t, q)
+	tr.pending = fx.notice(name, "alice", base)
+	digested := fx.notice(name, "bob", base)
+	tr.notification = newNotification(name, base)
+	noErr(t, "CreateNotification", r.CreateNotification(ctx, tr.notification, []string{digested.ID}))
+	tr.webhook = newWebhook(name, base)
+	noErr(t, "CreateWebhook", r.CreateWebhook(ctx, tr.webhook))
 	return tr
 }
 
@@ -92,6 +103,51 @@ func (tr *tree) intact(t *testing.T, s kcred.Store) {
 			t.Fatalf("credentials of %s in %s changed: %s", u.Username, name, show(c))
 		}
 	}
+	r := rq(t, s)
+	equal(t, "pending notices of the untouched project", pendingIDs(t, r, name), []string{tr.pending.ID})
+	n, err := r.FindNotification(ctx, tr.notification.ID)
+	noErr(t, "FindNotification in the untouched project", err)
+	if len(n.Deliveries) != len(tr.notification.Deliveries) {
+		t.Fatalf("notification of %s lost deliveries: %s", name, show(n))
+	}
+	_, err = r.FindWebhook(ctx, tr.webhook.ID)
+	noErr(t, "FindWebhook in the untouched project", err)
+	open, err := r.ListOpenRenewals(ctx, name)
+	noErr(t, "ListOpenRenewals", err)
+	if len(open) != 1 || open[0].UserID != tr.renewed.ID {
+		t.Fatalf("open renewals of %s changed: %s", name, show(open))
+	}
+}
+
+// outboxGone checks that nothing of the notices, notifications, deliveries
+// and webhooks of project is left.
+func (tr *tree) outboxGone(t *testing.T, s kcred.Store) {
+	t.Helper()
+	ctx := t.Context()
+	r := rq(t, s)
+	name := tr.project.Name
+	equal(t, "pending notices of the deleted project", pendingIDs(t, r, name), []string{})
+	_, err := r.FindNotification(ctx, tr.notification.ID)
+	wantCode(t, "FindNotification of the deleted project", err, kcred.ENOTFOUND)
+	notifications, err := r.ListNotifications(ctx, name, 100)
+	noErr(t, "ListNotifications", err)
+	due, err := r.ListDueDeliveries(ctx, base.Add(1000*day), 1000)
+	noErr(t, "ListDueDeliveries", err)
+	for _, d := range due {
+		if d.Project == name {
+			t.Fatalf("the deleted project left delivery %s", show(d))
+		}
+	}
+	_, err = r.FindWebhook(ctx, tr.webhook.ID)
+	wantCode(t, "FindWebhook of the deleted project", err, kcred.ENOTFOUND)
+	webhooks, err := r.ListWebhooks(ctx, name)
+	noErr(t, "ListWebhooks", err)
+	open, err := r.ListOpenRenewals(ctx, name)
+	noErr(t, "ListOpenRenewals", err)
+	if len(notifications)+len(webhooks)+len(open) != 0 {
+		t.Fatalf("the deleted project left %d notifications, %d webhooks, %d open renewals",
+			len(notifications), len(webhooks), len(open))
+	}
 }
 
 func testDeleteProject(t *testing.T, s kcred.Store) {
@@ -121,6 +177,7 @@ func testDeleteProject(t *testing.T, s kcred.Store) {
 		wantCode(t, "FindService after delete", err, kcred.ENOTFOUND)
 	}
 	doomed.usersGone(t, s, doomed.users)
+	doomed.outboxGone(t, s)
 
 	// Accounts are not in a project.
 	_, err = s.FindAccountByID(ctx, doomed.admin.ID)
@@ -142,6 +199,7 @@ func testDeleteProject(t *testing.T, s kcred.Store) {
 	if len(events)+len(services) != 0 {
 		t.Fatalf("recreated project has %d events, %d services", len(events), len(services))
 	}
+	doomed.outboxGone(t, s)
 }
 
 func testDeleteService(t *testing.T, s kcred.Store) {

@@ -7,7 +7,10 @@
 //
 // newStore must return an empty store and close it when t ends. The
 // package also has the store benchmarks (BenchmarkCreateServiceUser,
-// BenchmarkFindCredentials), run the same way.
+// BenchmarkFindCredentials, BenchmarkSweepNoneDue), run the same way.
+//
+// Stores must also implement kcred.RenewalQueries, on the store and on the
+// Queries that InTx gives fn.
 package storetest
 
 import (
@@ -41,12 +44,24 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"Renewals", testRenewals},
 		{"Credentials", testCredentials},
 		{"Events", testEvents},
+		{"RenewalCandidates", testRenewalCandidates},
+		{"CurrentGeneration", testCurrentGeneration},
+		{"RenewAt", testRenewAt},
+		{"ConcurrentGenerations", testConcurrentGenerations},
+		{"DueRenewals", testDueRenewals},
+		{"OpenRenewals", testOpenRenewals},
+		{"Notices", testNotices},
+		{"Notifications", testNotifications},
+		{"NotificationConflictInTx", testNotificationConflictInTx},
+		{"Deliveries", testDeliveries},
+		{"Webhooks", testWebhooks},
 		{"DeleteProjectCascades", testDeleteProject},
 		{"DeleteServiceCascades", testDeleteService},
 		{"DeleteServiceUserCascades", testDeleteServiceUser},
 		{"InTx", testInTx},
 		{"ConcurrentRenewal", testConcurrentRenewal},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"ConcurrentNotification", testConcurrentNotification},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +146,7 @@ func newCert(userID string, gen int) *kcred.Certificate {
 		reason = kcred.ReasonCreate
 	}
 	return &kcred.Certificate{ID: kcred.NewID(), UserID: userID, Generation: gen,
-		Serial: fmt.Sprintf("%032x", gen*7919), Subject: "CN=user,O=svc,OU=" + userID, KeyType: kcred.KeyTypeECP256,
+		Serial: fmt.Sprintf("%02x%030x", gen, randomBytes(15)), Subject: "CN=user,O=svc,OU=" + userID, KeyType: kcred.KeyTypeECP256,
 		NotBefore: start.Add(-5 * time.Minute), NotAfter: start.Add(10 * day), CertPEM: fakePEM("CERTIFICATE", 620),
 		SealedKey: randomBytes(250), Reason: reason, CAGeneration: 1, CreateTime: start}
 }
@@ -155,6 +170,28 @@ func (f f) event(project string, at time.Time, action string) *kcred.Event {
 		f.t.Fatalf("CreateEvent: %v", err)
 	}
 	return e
+}
+
+// rq returns the kcred.RenewalQueries of q: of a store, or of the
+// queries of its InTx.
+func rq(t testing.TB, q kcred.Queries) kcred.RenewalQueries {
+	t.Helper()
+	r, ok := q.(kcred.RenewalQueries)
+	if !ok {
+		t.Fatalf("%T does not implement kcred.RenewalQueries", q)
+	}
+	return r
+}
+
+// certAt adds generation gen of userID that expires at notAfter.
+func (f f) certAt(userID string, gen int, notAfter time.Time) *kcred.Certificate {
+	f.t.Helper()
+	c := newCert(userID, gen)
+	c.NotAfter = notAfter
+	if err := f.q.CreateCertificate(f.t.Context(), c); err != nil {
+		f.t.Fatalf("CreateCertificate(%d): %v", gen, err)
+	}
+	return c
 }
 
 // The stored form of records: times in kcred.UTC, empty lists non-nil.
@@ -192,13 +229,18 @@ func storedUser(u kcred.ServiceUser) *kcred.ServiceUser {
 }
 
 func storedCert(c kcred.Certificate) *kcred.Certificate {
+	if c.RenewAt.IsZero() {
+		c.RenewAt = c.NotAfter // the store's default: due when it expires
+	}
 	c.NotBefore, c.NotAfter, c.CreateTime = kcred.UTC(c.NotBefore), kcred.UTC(c.NotAfter), kcred.UTC(c.CreateTime)
+	c.RenewAt = kcred.UTC(c.RenewAt)
 	return &c
 }
 
 func storedRenewal(r kcred.Renewal) *kcred.Renewal {
 	r.OldNotAfter, r.CreateTime = kcred.UTC(r.OldNotAfter), kcred.UTC(r.CreateTime)
 	r.AcknowledgedAt, r.ClosedAt = kcred.UTC(r.AcknowledgedAt), kcred.UTC(r.ClosedAt)
+	r.NextActionAt = kcred.UTC(r.NextActionAt)
 	return &r
 }
 

@@ -1,0 +1,332 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/kcred/kcred"
+)
+
+const (
+	noticeCols = `id, project, service_id, service_name, user_id, username, kind, old_serial, new_serial,
+	old_not_after, new_not_after, offset_ns, create_time, notification_id`
+	notificationCols = `n.id, n.project, n.kind, n.recipients, n.subject, n.text, n.html, n.payload, n.create_time`
+	deliveryCols     = `d.id, d.notification_id, d.project, d.channel, d.target, d.state, d.attempts, d.next_attempt,
+	d.last_error, d.delivered_at, d.create_time`
+
+	errNoticesTaken = "Some of the notices are no longer pending: another server digested them first."
+)
+
+var (
+	sqlCreateNotice = stmt(`INSERT INTO notices (` + noticeCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING`)
+	// The partial index notices_pending holds only pending notices, in order.
+	sqlListPendingNotices = stmt(`SELECT ` + noticeCols + ` FROM notices WHERE notification_id IS NULL
+		ORDER BY create_time, seq LIMIT ?`)
+	// The notice IDs come as one JSON array, so that one prepared statement
+	// marks any number of them, each by a seek on the unique index of id.
+	sqlMarkNotices = stmt(`UPDATE notices SET notification_id = ?
+		WHERE id IN (SELECT value FROM json_each(?)) AND notification_id IS NULL`)
+	sqlUnmarkNotices = stmt(`UPDATE notices SET notification_id = NULL
+		WHERE id IN (SELECT value FROM json_each(?)) AND notification_id = ?`)
+
+	sqlCreateNotification = stmt(`INSERT INTO notifications (id, project, kind, recipients, subject, text, html,
+		payload, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	sqlDeleteNotification = stmt(`DELETE FROM notifications WHERE id = ?`)
+	sqlCreateDelivery     = stmt(`INSERT INTO deliveries (id, notification_id, project, channel, target, state,
+		attempts, next_attempt, last_error, delivered_at, create_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	// Deliveries come in the order of the unique index on
+	// (notification_id, channel, target).
+	sqlFindNotification = stmt(`SELECT ` + notificationCols + `, ` + deliveryCols + `
+		FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id
+		WHERE n.id = ? ORDER BY d.channel, d.target`)
+	sqlListNotifications = stmt(`SELECT ` + notificationCols + `, ` + deliveryCols + `
+		FROM (SELECT * FROM notifications WHERE project = ? ORDER BY create_time DESC, seq DESC LIMIT ?) n
+		LEFT JOIN deliveries d ON d.notification_id = n.id
+		ORDER BY n.create_time DESC, n.seq DESC, d.channel, d.target`)
+	// The condition of the partial index deliveries_pending_next_attempt
+	// must be the literal 'pending' for SQLite to use it.
+	sqlListDueDeliveries = stmt(`SELECT ` + deliveryCols + ` FROM deliveries d
+		WHERE d.state = '` + kcred.DeliveryPending + `' AND d.next_attempt <= ?
+		ORDER BY d.next_attempt LIMIT ?`)
+	// A pending delivery without a next attempt is due at once (see
+	// UpdateDelivery); RETURNING gives the caller what was stored.
+	sqlUpdateDelivery = stmt(`UPDATE deliveries SET state = ?1, attempts = ?2,
+		next_attempt = CASE WHEN ?1 = '` + kcred.DeliveryPending + `' THEN coalesce(?3, create_time) ELSE ?3 END,
+		last_error = ?4, delivered_at = ?5
+		WHERE id = ?6 RETURNING next_attempt`)
+)
+
+// CreateNotice implements kcred.RenewalQueries. A notice without ID or
+// CreateTime gets a new ID and the current time; NotificationID is ignored
+// (a new notice is pending) and left empty. ENOTFOUND when the project does
+// not exist, ECONFLICT when the ID is taken.
+func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
+	ensureID(&n.ID)
+	defaultNow(&n.CreateTime)
+	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
+	n.NotificationID = ""
+	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
+		n.Kind, n.OldSerial, n.NewSerial, timeArg(n.OldNotAfter), timeArg(n.NewNotAfter), int64(n.Offset),
+		timeArg(n.CreateTime))
+	if isForeignKey(err) {
+		return kcred.Errorf(kcred.ENOTFOUND, errProjectNotFoundFormat, n.Project)
+	} else if err != nil {
+		return fail("create notice", err, "")
+	}
+	if c == 0 {
+		return kcred.Errorf(kcred.ECONFLICT, "Notice already exists.")
+	}
+	return nil
+}
+
+// ListPendingNotices implements kcred.RenewalQueries. A limit of 0 or less
+// means no limit.
+func (q queries) ListPendingNotices(ctx context.Context, limit int) ([]*kcred.Notice, error) {
+	rows, err := q.read(ctx, sqlListPendingNotices).QueryContext(ctx, noLimit(limit))
+	if err != nil {
+		return nil, fail("list pending notices", err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.Notice{}
+	for rows.Next() {
+		n := &kcred.Notice{}
+		if err := rows.Scan(&n.ID, &n.Project, &n.ServiceID, &n.ServiceName, &n.UserID, &n.Username, &n.Kind,
+			&n.OldSerial, &n.NewSerial, (*ntime)(&n.OldNotAfter), (*ntime)(&n.NewNotAfter), (*nint64)(&n.Offset),
+			(*ntime)(&n.CreateTime), (*nstr)(&n.NotificationID)); err != nil {
+			return nil, fail("list pending notices", err, "")
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list pending notices", err, "")
+	}
+	return out, nil
+}
+
+// CreateNotification implements kcred.RenewalQueries in one transaction
+// (q's, or its own outside InTx). ECONFLICT when a notice of noticeIDs is
+// not pending (or does not exist), or the notification's or a delivery's ID
+// is taken: then nothing is written, also inside InTx, so a caller may go
+// on with its transaction. ENOTFOUND when the project does not exist;
+// EINVALID when two deliveries have the same channel and target.
+//
+// The notification gets an ID and the current time when it has none; each
+// delivery gets an ID, the notification's ID and project, the
+// notification's CreateTime when it has none, state pending when it has
+// none, and when pending without NextAttempt its CreateTime (due at once).
+func (q queries) CreateNotification(ctx context.Context, n *kcred.Notification, noticeIDs []string) error {
+	if err := prepareNotification(n); err != nil {
+		return err
+	}
+	recipients, err := emailsArg(n.Recipients)
+	if err != nil {
+		return fail("create notification", err, "")
+	}
+	pending := distinct(noticeIDs)
+	ids, err := json.Marshal(pending)
+	if err != nil {
+		return fail("create notification", err, "")
+	}
+	return q.atomic(ctx, func(q queries) error {
+		c, err := q.exec(ctx, sqlCreateNotification, n.ID, n.Project, n.Kind, recipients, n.Subject, n.Text, n.HTML,
+			n.Payload, timeArg(n.CreateTime))
+		if isForeignKey(err) {
+			return kcred.Errorf(kcred.ENOTFOUND, errProjectNotFoundFormat, n.Project)
+		} else if err != nil {
+			return fail("create notification", err, "")
+		} else if c == 0 {
+			return kcred.Errorf(kcred.ECONFLICT, "Notification already exists.")
+		}
+		// From here a conflict undoes what was written, so that it leaves
+		// nothing behind in a transaction of the caller either.
+		undo := func(conflict error) error {
+			if _, err := q.exec(ctx, sqlUnmarkNotices, ids, n.ID); err != nil {
+				return fail("create notification", err, "")
+			}
+			if _, err := q.exec(ctx, sqlDeleteNotification, n.ID); err != nil {
+				return fail("create notification", err, "")
+			}
+			return conflict
+		}
+		if len(pending) > 0 {
+			c, err := q.exec(ctx, sqlMarkNotices, n.ID, ids)
+			if err != nil {
+				return fail("create notification", err, "")
+			} else if c != int64(len(pending)) {
+				return undo(kcred.Errorf(kcred.ECONFLICT, errNoticesTaken))
+			}
+		}
+		for _, d := range n.Deliveries {
+			c, err := q.exec(ctx, sqlCreateDelivery, d.ID, d.NotificationID, d.Project, d.Channel, d.Target, d.State,
+				d.Attempts, timeArg(d.NextAttempt), d.LastError, timeArg(d.DeliveredAt), timeArg(d.CreateTime))
+			if err != nil {
+				return fail("create notification", err, "")
+			} else if c == 0 {
+				return undo(kcred.Errorf(kcred.ECONFLICT, "Delivery already exists."))
+			}
+		}
+		return nil
+	})
+}
+
+// prepareNotification fills in what CreateNotification defaults (see there)
+// and checks the deliveries.
+func prepareNotification(n *kcred.Notification) error {
+	ensureID(&n.ID)
+	defaultNow(&n.CreateTime)
+	norm(&n.CreateTime)
+	n.Recipients = nonNil(n.Recipients)
+	n.Deliveries = nonNil(n.Deliveries)
+	type key struct{ channel, target string }
+	seen := map[key]bool{}
+	for _, d := range n.Deliveries {
+		k := key{d.Channel, d.Target}
+		if seen[k] {
+			return kcred.Errorf(kcred.EINVALID, "Two deliveries of the notification go to %s %q.", d.Channel, d.Target)
+		}
+		seen[k] = true
+		ensureID(&d.ID)
+		d.NotificationID, d.Project = n.ID, n.Project
+		if d.CreateTime.IsZero() {
+			d.CreateTime = n.CreateTime
+		}
+		if d.State == "" {
+			d.State = kcred.DeliveryPending
+		}
+		if d.State == kcred.DeliveryPending && d.NextAttempt.IsZero() {
+			d.NextAttempt = d.CreateTime
+		}
+		norm(&d.NextAttempt, &d.DeliveredAt, &d.CreateTime)
+	}
+	return nil
+}
+
+// distinct returns ids without repetitions, in their order.
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func notificationDest(n *kcred.Notification) []any {
+	return []any{&n.ID, &n.Project, &n.Kind, (*emails)(&n.Recipients), &n.Subject, &n.Text, &n.HTML, &n.Payload,
+		(*ntime)(&n.CreateTime)}
+}
+
+// deliveryDest returns the scan destinations of deliveryCols; NULL (no
+// delivery in a left join) reads as zero.
+func deliveryDest(d *kcred.Delivery) []any {
+	return []any{(*nstr)(&d.ID), (*nstr)(&d.NotificationID), (*nstr)(&d.Project), (*nstr)(&d.Channel),
+		(*nstr)(&d.Target), (*nstr)(&d.State), (*nint)(&d.Attempts), (*ntime)(&d.NextAttempt), (*nstr)(&d.LastError),
+		(*ntime)(&d.DeliveredAt), (*ntime)(&d.CreateTime)}
+}
+
+// scanNotifications reads rows of notifications left-joined with their
+// deliveries, a notification's rows next to each other.
+func scanNotifications(rows *sql.Rows) ([]*kcred.Notification, error) {
+	out := []*kcred.Notification{}
+	var last *kcred.Notification
+	for rows.Next() {
+		n, d := &kcred.Notification{}, &kcred.Delivery{}
+		if err := rows.Scan(append(notificationDest(n), deliveryDest(d)...)...); err != nil {
+			return nil, err
+		}
+		if last == nil || last.ID != n.ID {
+			n.Deliveries = []*kcred.Delivery{}
+			out = append(out, n)
+			last = n
+		}
+		if d.ID != "" {
+			last.Deliveries = append(last.Deliveries, d)
+		}
+	}
+	return out, rows.Err()
+}
+
+// FindNotification implements kcred.RenewalQueries: the notification with
+// its deliveries by channel and target, in one query.
+func (q queries) FindNotification(ctx context.Context, id string) (*kcred.Notification, error) {
+	rows, err := q.read(ctx, sqlFindNotification).QueryContext(ctx, id)
+	if err != nil {
+		return nil, fail("find notification", err, "")
+	}
+	defer rows.Close()
+	list, err := scanNotifications(rows)
+	if err != nil {
+		return nil, fail("find notification", err, "")
+	}
+	if len(list) == 0 {
+		return nil, kcred.Errorf(kcred.ENOTFOUND, "Notification does not exist.")
+	}
+	return list[0], nil
+}
+
+// ListNotifications implements kcred.RenewalQueries in one query. A limit
+// of 0 or less means no limit.
+func (q queries) ListNotifications(ctx context.Context, project string, limit int) ([]*kcred.Notification, error) {
+	rows, err := q.read(ctx, sqlListNotifications).QueryContext(ctx, project, noLimit(limit))
+	if err != nil {
+		return nil, fail("list notifications", err, "")
+	}
+	defer rows.Close()
+	list, err := scanNotifications(rows)
+	if err != nil {
+		return nil, fail("list notifications", err, "")
+	}
+	return list, nil
+}
+
+// ListDueDeliveries implements kcred.RenewalQueries. A limit of 0 or less
+// means no limit.
+func (q queries) ListDueDeliveries(ctx context.Context, now time.Time, limit int) ([]*kcred.Delivery, error) {
+	rows, err := q.read(ctx, sqlListDueDeliveries).QueryContext(ctx, timeArg(kcred.UTC(now)), noLimit(limit))
+	if err != nil {
+		return nil, fail("list due deliveries", err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.Delivery{}
+	for rows.Next() {
+		d := &kcred.Delivery{}
+		if err := rows.Scan(deliveryDest(d)...); err != nil {
+			return nil, fail("list due deliveries", err, "")
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list due deliveries", err, "")
+	}
+	return out, nil
+}
+
+// UpdateDelivery implements kcred.RenewalQueries. A pending delivery with a
+// zero NextAttempt gets its CreateTime, as in CreateNotification: due at
+// once rather than never. d.NextAttempt is set to what is stored.
+func (q queries) UpdateDelivery(ctx context.Context, d *kcred.Delivery) error {
+	norm(&d.NextAttempt, &d.DeliveredAt)
+	err := q.write(ctx, sqlUpdateDelivery).QueryRowContext(ctx, d.State, d.Attempts, timeArg(d.NextAttempt),
+		d.LastError, timeArg(d.DeliveredAt), d.ID).Scan((*ntime)(&d.NextAttempt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return kcred.Errorf(kcred.ENOTFOUND, "Delivery does not exist.")
+	} else if err != nil {
+		return fail("update delivery", err, "")
+	}
+	return nil
+}

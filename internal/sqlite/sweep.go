@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/kcred/kcred"
+)
+
+// dueRenewalFrom joins open renewals with the names and serials notices
+// need. Renewals reference both certificates with NOT NULL foreign keys, so
+// inner joins lose nothing.
+const dueRenewalFrom = `SELECT ` + renewalCols + `, u.username, u.service_id, s.name, s.project,
+		oc.serial, nc.serial, nc.not_after
+	FROM renewals r
+	JOIN service_users u ON u.id = r.user_id
+	JOIN services s ON s.id = u.service_id
+	JOIN certificates oc ON oc.id = r.old_cert_id
+	JOIN certificates nc ON nc.id = r.new_cert_id`
+
+var (
+	// The partial index certificates_current_renew_at gives the due current
+	// certificates in order; the partial unique index renewals_one_open
+	// answers NOT EXISTS with one seek. Both conditions of the partial
+	// indexes (current = 1, closed_at IS NULL) must stay as they are written
+	// in the migration for SQLite to use them.
+	sqlListRenewalCandidates = stmt(`SELECT ` + userCols + `, ` + certCols + `, s.project, s.name
+		FROM certificates c
+		JOIN service_users u ON u.id = c.user_id
+		JOIN services s ON s.id = u.service_id
+		WHERE c.current = 1 AND c.renew_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.user_id = c.user_id AND r.closed_at IS NULL)
+		ORDER BY c.renew_at LIMIT ?`)
+	sqlListDueRenewals = stmt(dueRenewalFrom + ` WHERE r.closed_at IS NULL AND r.next_action_at <= ?
+		ORDER BY r.next_action_at LIMIT ?`)
+	// Through the project's services and users: O(users of the project).
+	sqlListOpenRenewals = stmt(dueRenewalFrom + ` WHERE s.project = ? AND r.closed_at IS NULL
+		ORDER BY r.old_not_after, r.id`)
+)
+
+// noLimit turns a limit of 0 or less into SQLite's "no limit", as ListEvents does.
+func noLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// ListRenewalCandidates implements kcred.RenewalQueries: one query, whose
+// cost grows with the certificates returned. A limit of 0 or less means no
+// limit.
+func (q queries) ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*kcred.DueCertificate, error) {
+	rows, err := q.read(ctx, sqlListRenewalCandidates).QueryContext(ctx, timeArg(kcred.UTC(horizon)), noLimit(limit))
+	if err != nil {
+		return nil, fail("list renewal candidates", err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.DueCertificate{}
+	for rows.Next() {
+		d := &kcred.DueCertificate{}
+		dest := append(userDest(&d.User), certDest(&d.Current)...)
+		if err := rows.Scan(append(dest, &d.Project, &d.ServiceName)...); err != nil {
+			return nil, fail("list renewal candidates", err, "")
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list renewal candidates", err, "")
+	}
+	return out, nil
+}
+
+// ListDueRenewals implements kcred.RenewalQueries. A limit of 0 or less
+// means no limit.
+func (q queries) ListDueRenewals(ctx context.Context, now time.Time, limit int) ([]*kcred.DueRenewal, error) {
+	return q.listDueRenewals(ctx, "list due renewals", sqlListDueRenewals, timeArg(kcred.UTC(now)), noLimit(limit))
+}
+
+// ListOpenRenewals implements kcred.RenewalQueries.
+func (q queries) ListOpenRenewals(ctx context.Context, project string) ([]*kcred.DueRenewal, error) {
+	return q.listDueRenewals(ctx, "list open renewals", sqlListOpenRenewals, project)
+}
+
+func (q queries) listDueRenewals(ctx context.Context, op string, n int, args ...any) ([]*kcred.DueRenewal, error) {
+	rows, err := q.read(ctx, n).QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fail(op, err, "")
+	}
+	defer rows.Close()
+	out := []*kcred.DueRenewal{}
+	for rows.Next() {
+		d := &kcred.DueRenewal{}
+		dest := append(renewalDest(&d.Renewal), &d.Username, &d.ServiceID, &d.ServiceName, &d.Project,
+			&d.OldSerial, &d.NewSerial, (*ntime)(&d.NewNotAfter))
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fail(op, err, "")
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(op, err, "")
+	}
+	return out, nil
+}
