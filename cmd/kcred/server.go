@@ -18,8 +18,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kcred/kcred"
+	"github.com/kcred/kcred/internal/console"
 	"github.com/kcred/kcred/internal/httpapi"
+	"github.com/kcred/kcred/internal/jobs"
 	"github.com/kcred/kcred/internal/lifecycle"
+	"github.com/kcred/kcred/internal/metrics"
+	"github.com/kcred/kcred/internal/notify"
 	"github.com/kcred/kcred/internal/pki"
 	"github.com/kcred/kcred/internal/postgres"
 	"github.com/kcred/kcred/internal/sqlite"
@@ -33,6 +37,10 @@ type serverConfig struct {
 	MasterKeyFile  string
 	TLSCert        string
 	TLSKey         string
+	PublicURL      string
+	SMTPURL        string
+	MailFrom       string
+	SweepInterval  string
 	CertValidity   string
 	RenewBefore    string
 	Reminders      string
@@ -81,6 +89,10 @@ once and written to <data>/admin-token.`,
 	f.StringVar(&c.RenewBefore, "renew-before", "90d", "renew a certificate this long before it expires")
 	f.StringVar(&c.Reminders, "reminder-schedule", "60d,30d,14d,7d,3d,1d", "remind at these offsets before the old certificate expires")
 	f.StringVar(&c.KeyType, "key-type", "ec-p256", "key type of new certificates: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096")
+	f.StringVar(&c.PublicURL, "public-url", "", "where people reach kcred, for console links in notifications (https://kcred.example.com)")
+	f.StringVar(&c.SMTPURL, "smtp-url", "", "SMTP server for notifications: smtp://user:pass@host:port?tls=starttls|tls|none (none configured: emails are recorded as undelivered)")
+	f.StringVar(&c.MailFrom, "mail-from", "", "sender address of notification emails")
+	f.StringVar(&c.SweepInterval, "sweep-interval", "1m", "how often to look for certificates to renew, reminders to send and renewals to close")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -171,18 +183,66 @@ func runServer(ctx context.Context, c serverConfig, stderr interface{ Write([]by
 	}
 	defer store.Close()
 
-	m := lifecycle.New(lifecycle.Config{Store: store, Sealer: sealer, Policy: policy, Logger: log})
+	sweepEvery, err := kcred.ParseDuration(c.SweepInterval)
+	if err != nil || sweepEvery < time.Second {
+		return usageError{errors.New("--sweep-interval: use a duration of at least 1s, like 1m")}
+	}
+	var mailer lifecycle.Mailer
+	if c.SMTPURL != "" {
+		cfg, err := notify.ParseSMTPURL(c.SMTPURL, c.MailFrom)
+		if err != nil {
+			return usageError{fmt.Errorf("--smtp-url: %s", kcred.ErrorMessage(err))}
+		}
+		mailer = notify.NewMailer(cfg)
+	} else {
+		log.Warn("no --smtp-url: notification emails are recorded, not sent")
+	}
+	mets := metrics.New(store, log)
+	m := lifecycle.New(lifecycle.Config{
+		Store: store, Sealer: sealer, Policy: policy, Logger: log,
+		Mailer: mailer, Webhooks: &notify.WebhookSender{}, PublicURL: strings.TrimSuffix(c.PublicURL, "/"), Observer: mets,
+	})
 	defer m.Close()
 	if err := bootstrap(ctx, m, c, stderr, log); err != nil {
 		return err
 	}
 
+	// Background work: River on the same database. On SQLite it shares the
+	// store's one write connection so the two never fight over the lock.
+	jobsCfg := jobs.Config{SweepInterval: sweepEvery, Logger: log}
+	var runner *jobs.Runner
+	switch st := store.(type) {
+	case *sqlite.Store:
+		runner, err = jobs.StartSQLite(context.Background(), st.WriteDB(), work{m, log}, jobsCfg)
+	case *postgres.Store:
+		runner, err = jobs.StartPostgres(context.Background(), st.Pool(), work{m, log}, jobsCfg)
+	}
+	if err != nil {
+		return fmt.Errorf("start background jobs: %w", err)
+	}
+	m.SetKick(runner.Kick)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			log.Warn("stop background jobs", "err", err)
+		}
+	}()
+
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err
 	}
+	// The API answers /v1/, /healthz and /readyz; the web console the rest.
+	api := httpapi.NewServer(m, log)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+	mux.Handle("/healthz", api)
+	mux.Handle("/readyz", api)
+	mux.Handle("GET /metrics", mets.Handler())
+	mux.Handle("/", console.New(m, console.Options{Logger: log}))
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(m, log),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -286,4 +346,31 @@ func bootstrap(ctx context.Context, m *lifecycle.Manager, c serverConfig, stderr
 	// collection never holds it.
 	fmt.Fprintf(stderr, "\nSuperuser %s created. Its API token (also in %s):\n\n    %s\n\n", strings.ToLower(c.AdminEmail), path, token)
 	return nil
+}
+
+// work runs the lifecycle for the background jobs and logs what it did.
+type work struct {
+	m   *lifecycle.Manager
+	log *slog.Logger
+}
+
+func (w work) SweepOnce(ctx context.Context) error {
+	res, err := w.m.Sweep(ctx)
+	if err != nil {
+		w.log.Error("sweep", "err", err)
+		return err
+	}
+	if res.Renewed+res.Reminded+res.Expired+res.Notifications > 0 {
+		w.log.Info("sweep", "renewed", res.Renewed, "reminded", res.Reminded, "expired", res.Expired,
+			"notifications", res.Notifications, "duration", res.Duration)
+	}
+	return nil
+}
+
+func (w work) DeliverOnce(ctx context.Context) error {
+	n, err := w.m.Deliver(ctx)
+	if n > 0 {
+		w.log.Info("delivered", "count", n)
+	}
+	return err
 }

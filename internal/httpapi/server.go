@@ -67,6 +67,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/project/{project}/service/{service}/user/{username}", s.authed(s.modifyServiceUser))
 	s.mux.HandleFunc("DELETE /v1/project/{project}/service/{service}/user/{username}", s.authed(s.deleteServiceUser))
 	s.mux.HandleFunc("PUT /v1/project/{project}/service/{service}/user/{username}/credentials/reset", s.authed(s.resetCredentials))
+
+	// kcred's additions.
+	s.mux.HandleFunc("GET /v1/project/{project}/service/{service}/user/{username}/certificates", s.authed(s.certificateHistory))
+	s.mux.HandleFunc("GET /v1/project/{project}/renewals", s.authed(s.openRenewals))
+	s.mux.HandleFunc("GET /v1/project/{project}/notifications", s.authed(s.listNotifications))
+	s.mux.HandleFunc("GET /v1/project/{project}/webhooks", s.authed(s.listWebhooks))
+	s.mux.HandleFunc("POST /v1/project/{project}/webhooks", s.authed(s.createWebhook))
+	s.mux.HandleFunc("DELETE /v1/project/{project}/webhooks/{id}", s.authed(s.deleteWebhook))
+	s.mux.HandleFunc("POST /v1/project/{project}/webhooks/{id}/test", s.authed(s.testWebhook))
 }
 
 // ServeHTTP serves the API with its limits, logging and error format.

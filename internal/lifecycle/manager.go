@@ -26,7 +26,41 @@ type Config struct {
 	// Now returns the current time; time.Now when nil. Tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// Mailer sends email notifications; nil records them as undelivered.
+	Mailer Mailer
+	// Webhooks posts webhook notifications.
+	Webhooks WebhookPoster
+	// PublicURL is where people reach kcred, for links in notifications.
+	PublicURL string
+	// Observer hears of sweeps, notifications and deliveries (metrics).
+	Observer Observer
+	// Kick asks for a delivery round soon (River); nil does nothing.
+	Kick func()
 }
+
+// Mailer sends one email. internal/notify.Mailer is one.
+type Mailer interface {
+	Send(ctx context.Context, deliveryID, to, subject, text, html string) error
+}
+
+// WebhookPoster posts one signed webhook body. internal/notify.WebhookSender is one.
+type WebhookPoster interface {
+	Post(ctx context.Context, url string, secret []byte, deliveryID string, body []byte) error
+}
+
+// Observer hears of what the background work does. internal/metrics is one.
+type Observer interface {
+	Swept(renewed int, d time.Duration)
+	Notified(kind string)
+	Delivered(kind, channel, result string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Swept(int, time.Duration)         {}
+func (noObserver) Notified(string)                  {}
+func (noObserver) Delivered(string, string, string) {}
 
 // Manager runs the use cases. It is safe for concurrent use.
 type Manager struct {
@@ -37,6 +71,12 @@ type Manager struct {
 	log    *slog.Logger
 	audit  *auditLog
 	logins *limiter
+
+	mailer    Mailer
+	webhooks  WebhookPoster
+	publicURL string
+	observer  Observer
+	kickFn    func()
 
 	// cas caches parsed CAs by ID: a CA generation never changes, and
 	// unsealing and parsing its key on every issue would cost more than
@@ -92,12 +132,27 @@ func New(cfg Config) *Manager {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.mailer, m.webhooks, m.publicURL, m.observer, m.kickFn = cfg.Mailer, cfg.Webhooks, cfg.PublicURL, cfg.Observer, cfg.Kick
+	if m.observer == nil {
+		m.observer = noObserver{}
+	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.audit = newAuditLog(cfg.Store, m.log)
 	return m
 }
+
+// kick asks for a delivery round, when someone listens.
+func (m *Manager) kick() {
+	if m.kickFn != nil {
+		m.kickFn()
+	}
+}
+
+// SetKick sets the function that asks for a delivery round; the wiring
+// calls it once the job runner exists, which needs the Manager first.
+func (m *Manager) SetKick(f func()) { m.kickFn = f }
 
 // Close flushes events that wait to be written.
 func (m *Manager) Close() { m.audit.close() }

@@ -110,6 +110,7 @@ func (m *Manager) issue(ctx context.Context, p *kcred.Project, svc *kcred.Servic
 		ID: kcred.NewID(), UserID: u.ID, Generation: gen, Serial: leaf.Serial,
 		Subject: leaf.Cert.Subject.String(), KeyType: pol.KeyType,
 		NotBefore: kcred.UTC(leaf.Cert.NotBefore), NotAfter: kcred.UTC(leaf.Cert.NotAfter),
+		RenewAt: kcred.UTC(leaf.Cert.NotAfter.Add(-pol.RenewBefore)),
 		CertPEM: leaf.CertPEM, Reason: reason, CAGeneration: ca.Generation, CreateTime: now,
 	}
 	c.SealedKey = m.sealer.Seal(c.ID, leaf.KeyPEM)
@@ -281,7 +282,23 @@ func (m *Manager) Modify(ctx context.Context, a Actor, project, service, usernam
 	if err != nil {
 		return nil, err
 	}
-	return m.serviceView(ctx, a, role, project, service, true)
+	// The answer is the whole service, as Aiven's, but only the user that
+	// was changed comes with its secrets: an acknowledgement must not
+	// unseal (and log a read of) every key of the service.
+	v, err := m.serviceView(ctx, a, role, project, service, false)
+	if err != nil {
+		return nil, err
+	}
+	if role.AtLeast(kcred.RoleDeveloper) {
+		for _, u := range v.Users {
+			if u.User.Username == username {
+				if err := m.reveal(ctx, a, svc, u); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return v, nil
 }
 
 // ResetCredentials is Modify with reset-credentials and a random password.
