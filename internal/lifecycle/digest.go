@@ -19,7 +19,10 @@ import (
 func (m *Manager) Digest(ctx context.Context) (int, error) {
 	made := 0
 	for {
-		notices, err := m.store.ListPendingNotices(ctx, 1000)
+		// All pending notices at once, so that a sweep of thousands makes
+		// one digest per recipient; the bound only splits a backlog too big
+		// for memory.
+		notices, err := m.store.ListPendingNotices(ctx, maxDigest)
 		if err != nil || len(notices) == 0 {
 			return made, err
 		}
@@ -38,11 +41,14 @@ func (m *Manager) Digest(ctx context.Context) (int, error) {
 			}
 			made += n
 		}
-		if len(notices) < 1000 {
+		if len(notices) < maxDigest {
 			return made, nil
 		}
 	}
 }
+
+// maxDigest bounds the notices gathered into one round of digests.
+const maxDigest = 200_000
 
 // audience is who hears of a project's notices.
 type audience struct {

@@ -15,6 +15,10 @@ import (
 // never held for long.
 const sweepBatch = 256
 
+// sweepRound is how many candidates a sweep reads at once and renews in
+// pipelined batches before it reads again.
+const sweepRound = 8 * sweepBatch
+
 // SweepResult counts what one sweep did.
 type SweepResult struct {
 	Renewed       int
@@ -79,25 +83,47 @@ func (m *Manager) renewDue(ctx context.Context) (int, error) {
 	ps := &projects{m: m, ps: map[string]*kcred.Project{}}
 	for {
 		now := m.Now()
-		due, err := m.store.ListRenewalCandidates(ctx, now, sweepBatch)
+		due, err := m.store.ListRenewalCandidates(ctx, now, sweepRound)
 		if err != nil || len(due) == 0 {
 			return total, err
 		}
-		batch := make([]*renewal, len(due))
-		for i, d := range due {
-			p, err := ps.get(ctx, d.Project)
-			if err != nil {
-				return total, err
+		var batches [][]*renewal
+		for i := 0; i < len(due); i += sweepBatch {
+			batch := make([]*renewal, 0, sweepBatch)
+			for _, d := range due[i:min(i+sweepBatch, len(due))] {
+				p, err := ps.get(ctx, d.Project)
+				if err != nil {
+					return total, err
+				}
+				batch = append(batch, &renewal{due: d, policy: m.Policy(p)})
 			}
-			batch[i] = &renewal{due: d, policy: m.Policy(p)}
+			batches = append(batches, batch)
 		}
-		m.issueAll(ctx, ps, batch)
-		n, err := m.commitRenewals(ctx, batch, now)
-		if err != nil {
-			return total, err
+		// Keys for the next batch are made while the last one commits, so
+		// the cores stay busy with what a renewal costs.
+		issued := make(chan []*renewal, 1)
+		go func() {
+			defer close(issued)
+			for _, b := range batches {
+				m.issueAll(ctx, ps, b)
+				issued <- b
+			}
+		}()
+		round := 0
+		var cerr error
+		for b := range issued {
+			if cerr != nil {
+				continue // drain the issuer
+			}
+			n, err := m.commitRenewals(ctx, b, now)
+			round += n
+			cerr = err
 		}
-		total += n
-		if n == 0 {
+		total += round
+		if cerr != nil {
+			return total, cerr
+		}
+		if round == 0 {
 			// Every candidate failed to issue or lost a race; they stay
 			// candidates, so stop rather than spin on them.
 			return total, nil

@@ -2,8 +2,10 @@ package lifecycle_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,14 +27,14 @@ func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t 
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	m     *lifecycle.Manager
 	store kcred.Store
 	clock *clock
 	admin lifecycle.Actor
 }
 
-func newWorld(t *testing.T, store kcred.Store, policy kcred.CertPolicy) *world {
+func newWorld(t testing.TB, store kcred.Store, policy kcred.CertPolicy) *world {
 	t.Helper()
 	key, _ := pki.GenerateMasterKey()
 	sealer, _ := pki.NewSealer(key)
@@ -47,7 +49,7 @@ func newWorld(t *testing.T, store kcred.Store, policy kcred.CertPolicy) *world {
 	return &world{t: t, m: m, store: store, clock: clk, admin: lifecycle.Actor{Account: root}}
 }
 
-func newSQLite(t *testing.T) kcred.Store {
+func newSQLite(t testing.TB) kcred.Store {
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kcred.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -193,4 +195,31 @@ func (w *world) pendingNoticesOf(t *testing.T) []*kcred.Notice {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestOneDigestPerSweep: a sweep that renews more users than fit in one
+// batch still sends each recipient one message.
+func TestOneDigestPerSweep(t *testing.T) {
+	w := newWorld(t, newSQLite(t), kcred.CertPolicy{Validity: 10 * day, RenewBefore: 3 * day, Reminders: []time.Duration{}})
+	ctx := context.Background()
+	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.CreateService(ctx, w.admin, "p1", lifecycle.ServiceSpec{Name: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	const users = 300 // more than one batch of the sweep
+	for i := range users - 1 {
+		if _, err := w.m.CreateUser(ctx, w.admin, "p1", "k1", fmt.Sprintf("u%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clock.Set(w.clock.Now().Add(7 * day))
+	if res := w.sweep(); res.Renewed != users || res.Notifications != 1 {
+		t.Fatalf("sweep: %+v, want %d renewed and one digest", res, users)
+	}
+	n := w.notifications(kcred.KindRenewed)
+	if len(n) != 1 || len(n[0].Deliveries) != 1 || !strings.Contains(n[0].Subject, fmt.Sprint(users)) {
+		t.Fatalf("notifications: %d, subject %q", len(n), n[0].Subject)
+	}
 }

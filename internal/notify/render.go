@@ -76,6 +76,11 @@ func Render(d Digest) (subject, text, html string, payload []byte, err error) {
 	return subject, text, html, payload, nil
 }
 
+// MaxListed is how many affected users an email lists one by one; a
+// digest of a bulk renewal names the rest by count and links to the
+// console. Webhook payloads always list every one.
+const MaxListed = 500
+
 // view is what the templates see: every value already formatted, so the
 // templates hold wording and layout only.
 type view struct {
@@ -83,13 +88,14 @@ type view struct {
 	Project     string
 	Subject     string // filled after the subject template ran; the HTML title
 	Count       int
-	Items       []itemView
-	PublicURL   string // without a trailing slash; "" when not configured
-	ProjectURL  string // the project's console page; "" without PublicURL
-	Now         string // RFC 3339 UTC
-	SoonestWhen string // when the first old certificate to expire does: "in 12 days", "3 hours ago", "now"
-	SoonestPast bool   // that was more than half a second ago
-	SameExpiry  bool   // every item's relative expiry reads the same
+	Items       []itemView // at most MaxListed
+	More        int        // items left out of Items
+	PublicURL   string     // without a trailing slash; "" when not configured
+	ProjectURL  string     // the project's console page; "" without PublicURL
+	Now         string     // RFC 3339 UTC
+	SoonestWhen string     // when the first old certificate to expire does: "in 12 days", "3 hours ago", "now"
+	SoonestPast bool       // that was more than half a second ago
+	SameExpiry  bool       // every item's relative expiry reads the same
 
 	notices []*kcred.Notice // sorted, for the payload
 }
@@ -161,6 +167,13 @@ func newView(d Digest) (*view, error) {
 	}
 	var soonest time.Time
 	for i, n := range notices {
+		if i == 0 || n.OldNotAfter.Before(soonest) {
+			soonest = n.OldNotAfter
+		}
+		if i >= MaxListed {
+			v.More++
+			continue
+		}
 		it := itemView{
 			Service:        n.ServiceName,
 			Username:       n.Username,
@@ -179,9 +192,6 @@ func newView(d Digest) (*view, error) {
 			it.ConsoleURL = v.ProjectURL + "/services/" + url.PathEscape(n.ServiceName) + "/users"
 		}
 		v.Items = append(v.Items, it)
-		if i == 0 || n.OldNotAfter.Before(soonest) {
-			soonest = n.OldNotAfter
-		}
 		if i > 0 && it.OldNotAfterIn != v.Items[0].OldNotAfterIn {
 			v.SameExpiry = false
 		}

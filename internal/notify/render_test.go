@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,5 +423,32 @@ func TestRenderInvalid(t *testing.T) {
 		if kcred.ErrorCode(err) != kcred.EINVALID {
 			t.Errorf("%s: error %v, want %s", name, err, kcred.EINVALID)
 		}
+	}
+}
+
+// TestRenderManyListsSome: a bulk digest lists MaxListed users by name and
+// the rest by count; the subject counts all; the payload lists all.
+func TestRenderManyListsSome(t *testing.T) {
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var items []*kcred.Notice
+	for i := range MaxListed + 2 {
+		items = append(items, &kcred.Notice{ServiceName: "k1", Username: fmt.Sprintf("u%04d", i),
+			OldSerial: "aa", NewSerial: "bb", OldNotAfter: now.Add(90 * 24 * time.Hour)})
+	}
+	subject, text, html, payload, err := Render(Digest{Kind: kcred.KindRenewed, Project: "p1", Items: items, PublicURL: "https://kcred.example.com", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(subject, fmt.Sprint(MaxListed+2)) {
+		t.Errorf("subject %q does not count every user", subject)
+	}
+	for name, body := range map[string]string{"text": text, "html": html} {
+		if !strings.Contains(body, "and 2 more users") || strings.Contains(body, fmt.Sprintf("u%04d", MaxListed)) {
+			t.Errorf("%s body does not list %d users and count the rest", name, MaxListed)
+		}
+	}
+	var ev Event
+	if err := json.Unmarshal(payload, &ev); err != nil || len(ev.Items) != MaxListed+2 {
+		t.Errorf("payload lists %d items (%v), want all %d", len(ev.Items), err, MaxListed+2)
 	}
 }

@@ -1,0 +1,156 @@
+package lifecycle_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kcred/kcred"
+	"github.com/kcred/kcred/internal/lifecycle"
+	"github.com/kcred/kcred/internal/postgres/postgrestest"
+)
+
+// benchUsers is how many due users BenchmarkBulkRenewal renews per run;
+// KCRED_BENCH_RENEWALS overrides it (docs/PERFORMANCE.md uses 20000).
+func benchUsers() int {
+	if n, err := strconv.Atoi(os.Getenv("KCRED_BENCH_RENEWALS")); err == nil && n > 0 {
+		return n
+	}
+	return 2000
+}
+
+// BenchmarkBulkRenewal renews every user of a store whose certificates are
+// all due, in one Sweep, and reports renewals per second, the peak RSS of
+// the sweep, and, measured right after in the same process, the rate of the
+// bare crypto of as many renewals (a P-256 key and x509.CreateCertificate
+// on every core) and the ratio of the two.
+func BenchmarkBulkRenewal(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchBulkRenewal(b, func(t testing.TB) kcred.Store { return newSQLite(t) }) })
+	b.Run("postgres", func(b *testing.B) {
+		benchBulkRenewal(b, func(t testing.TB) kcred.Store { return postgrestest.Open(t) })
+	})
+}
+
+func benchBulkRenewal(b *testing.B, open func(t testing.TB) kcred.Store) {
+	n := benchUsers()
+	var total, raw time.Duration
+	var peak int64
+	for range b.N {
+		b.StopTimer()
+		w := prepareDue(b, open, n)
+		resetPeakRSS()
+		b.StartTimer()
+		start := time.Now()
+		res, err := w.m.Sweep(context.Background())
+		total += time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Renewed != n {
+			b.Fatalf("renewed %d of %d", res.Renewed, n)
+		}
+		peak = max(peak, peakRSS())
+		raw += rawKeygenSign(n)
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "renewals/s")
+	b.ReportMetric(float64(n*b.N)/raw.Seconds(), "raw/s")
+	b.ReportMetric(raw.Seconds()/total.Seconds(), "ratio")
+	if peak > 0 {
+		b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
+	}
+}
+
+// prepareDue makes n users in one project and moves the clock to when all
+// of them are due.
+func prepareDue(b *testing.B, open func(t testing.TB) kcred.Store, n int) *world {
+	b.Helper()
+	store := open(b)
+	w := newWorld(b, store, kcred.CertPolicy{Validity: 100 * day, RenewBefore: 30 * day, Reminders: []time.Duration{}})
+	ctx := context.Background()
+	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.m.CreateService(ctx, w.admin, "p1", lifecycle.ServiceSpec{Name: "k1"}); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n-1; i += 8 { // avnadmin is the nth
+				if _, err := w.m.CreateUser(ctx, w.admin, "p1", "k1", fmt.Sprintf("u%06d", i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	w.clock.Set(w.clock.Now().Add(71 * day))
+	return w
+}
+
+// rawKeygenSign times n P-256 keys and certificates made on every core
+// with nothing around them: the baseline of a renewal's cost.
+func rawKeygenSign(n int) time.Duration {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(der)
+	start := time.Now()
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += workers {
+				key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				leaf := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: "u"},
+					KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+					NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+				x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// resetPeakRSS starts a new peak for peakRSS (Linux: clear_refs 5).
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns the process's peak resident set (VmHWM) in bytes, or 0.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
