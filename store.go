@@ -114,7 +114,9 @@ type Queries interface {
 	// FindOpenRenewal returns the user's open renewal.
 	FindOpenRenewal(ctx context.Context, userID string) (*Renewal, error)
 	// UpdateRenewal writes AcknowledgedAt, AcknowledgedBy, LastReminder,
-	// RemindersSent, ClosedAt and NextActionAt.
+	// RemindersSent, ClosedAt and NextActionAt, except that an
+	// acknowledgement or a closing already stored is kept: an update made
+	// from a stale read never takes them back.
 	UpdateRenewal(ctx context.Context, r *Renewal) error
 
 	CreateEvent(ctx context.Context, e *Event) error

@@ -39,9 +39,13 @@ const (
 	sqlFindOpenRenewal = `SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = $1 AND r.closed_at IS NULL`
 	// An open renewal without a next action is due at once (see
 	// UpdateRenewal); RETURNING gives the caller what was stored.
-	sqlUpdateRenewal = `UPDATE renewals SET acknowledged_at = $1, acknowledged_by = $2, last_reminder_ns = $3,
-		reminders_sent = $4, closed_at = $5::timestamptz,
-		next_action_at = CASE WHEN $5::timestamptz IS NULL THEN coalesce($6::timestamptz, create_time) ELSE $6 END
+	// An acknowledgement and a closing are never undone, so that an update
+	// from a stale read (a sweep racing an acknowledgement on another
+	// replica) cannot take them back.
+	sqlUpdateRenewal = `UPDATE renewals SET acknowledged_at = coalesce(acknowledged_at, $1::timestamptz),
+		acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN $2 ELSE acknowledged_by END,
+		last_reminder_ns = $3, reminders_sent = $4, closed_at = coalesce(closed_at, $5::timestamptz),
+		next_action_at = CASE WHEN coalesce(closed_at, $5::timestamptz) IS NULL THEN coalesce($6::timestamptz, create_time) ELSE $6 END
 		WHERE id = $7 RETURNING next_action_at`
 )
 

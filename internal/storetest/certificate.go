@@ -157,9 +157,28 @@ func testRenewals(t *testing.T, s kcred.Store) {
 		noErr(t, "FindOpenRenewal", err)
 		equal(t, "second renewal", got, storedRenewal(*r2))
 
-		// Reopening the first while the second is open conflicts.
+		// A closing is never undone: an update from a stale read that
+		// would reopen the first leaves it closed and the second open.
 		r.ClosedAt = time.Time{}
-		wantCode(t, "UpdateRenewal reopening a second renewal", s.UpdateRenewal(ctx, &r), kcred.ECONFLICT)
+		noErr(t, "UpdateRenewal from a stale read", s.UpdateRenewal(ctx, &r))
+		got, err = s.FindOpenRenewal(ctx, u.ID)
+		noErr(t, "FindOpenRenewal", err)
+		equal(t, "open renewal after a stale update", got, storedRenewal(*r2))
+	})
+
+	t.Run("AcknowledgementKept", func(t *testing.T) {
+		r, err := s.FindOpenRenewal(ctx, u.ID)
+		noErr(t, "FindOpenRenewal", err)
+		stale := *r
+		r.AcknowledgedAt, r.AcknowledgedBy = base.Add(5*day), "dev@example.com"
+		noErr(t, "UpdateRenewal", s.UpdateRenewal(ctx, r))
+		stale.LastReminder, stale.RemindersSent = time.Hour, stale.RemindersSent+1 // a sweep's reminder, read before the ack
+		noErr(t, "UpdateRenewal from a stale read", s.UpdateRenewal(ctx, &stale))
+		got, err := s.FindOpenRenewal(ctx, u.ID)
+		noErr(t, "FindOpenRenewal", err)
+		if !got.AcknowledgedAt.Equal(kcred.UTC(base.Add(5*day))) || got.AcknowledgedBy != "dev@example.com" || got.LastReminder != time.Hour {
+			t.Errorf("after a stale update: acknowledged %v by %q, last reminder %v", got.AcknowledgedAt, got.AcknowledgedBy, got.LastReminder)
+		}
 	})
 
 	t.Run("Errors", func(t *testing.T) {
