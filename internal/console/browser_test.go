@@ -518,6 +518,11 @@ func TestBrowserAcknowledge(t *testing.T) {
 	b := newTab(t, e, 1280, 800)
 	b.login(e.Developer.Email, password(e.Developer))
 
+	b.open("/projects/demo")
+	if got := b.text("#renewal-kafka1-app1 .badge"); got != "Waiting" {
+		t.Errorf("open renewal of app1 on the project page %q, want Waiting", got)
+	}
+	b.shot("project-renewals")
 	b.open("/projects/demo/services/kafka1")
 	if got := b.text("#expiring-banner .banner-title"); got != "Your Kafka user certificates are expiring" {
 		t.Fatalf("banner title %q", got)
@@ -567,6 +572,14 @@ func TestBrowserAcknowledge(t *testing.T) {
 	if b.count("#expiring-banner") != 0 {
 		t.Error("banner still shown after acknowledging")
 	}
+	b.open("/projects/demo")
+	if got := b.text("#renewal-kafka1-app1 .badge"); got != "Acknowledged" {
+		t.Errorf("open renewal of app1 after acknowledging %q, want Acknowledged", got)
+	}
+	if got := b.text(`#renewal-kafka1-app1 [data-label="Acknowledged"] .sub`); !strings.HasPrefix(got, "by "+e.Developer.Email) {
+		t.Errorf("acknowledged by %q", got)
+	}
+	b.shot("project-renewal-acknowledged")
 	v := e.creds("app1")
 	if v.Renewal == nil || v.Renewal.AcknowledgedBy != e.Developer.Email {
 		t.Errorf("renewal after acknowledging: %+v", v.Renewal)
@@ -770,6 +783,7 @@ func TestBrowserNarrow(t *testing.T) {
 		{"narrow-users", usersPath},
 		{"narrow-user", usersPath + "/app1"},
 		{"narrow-events", "/projects/demo/events"},
+		{"narrow-notifications-empty", "/projects/demo/notifications"},
 	} {
 		b.open(p.path)
 		overflow := run(b, "page width", chromedp.Evaluate[int]("document.documentElement.scrollWidth - window.innerWidth"))
@@ -791,4 +805,76 @@ func TestBrowserNarrow(t *testing.T) {
 	b.open("/login") // already logged in: goes to the projects
 	b.clickAndLoad("#logout")
 	b.shot("narrow-login")
+}
+
+// TestBrowserNotifications opens the notifications page from the project's
+// tabs after two years of renewals, sees the renewal's row with its
+// undelivered emails, opens a message, and reads the page at 1280 and at
+// 400 px without sideways scrolling.
+func TestBrowserNotifications(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ns := e.notificationHistory()
+	renewed := ns[len(ns)-1]
+	if renewed.Kind != "renewed" {
+		t.Fatalf("oldest notification is %s", renewed.Kind)
+	}
+	b := newTab(t, e, 1280, 800)
+	b.login(e.Developer.Email, password(e.Developer))
+	b.open("/projects/demo")
+	b.clickAndLoad(`.tabs a[href="/projects/demo/notifications"]`)
+	if loc := b.location(); loc != "/projects/demo/notifications" {
+		t.Fatalf("the Notifications tab leads to %s", loc)
+	}
+	if n := b.count("#notifications > tbody.notification"); n != 4 {
+		t.Errorf("%d notifications shown, want 4", n)
+	}
+	row := "#notification-" + renewed.ID
+	if got := b.text(row + " .tag-kind"); got != "Renewed" {
+		t.Errorf("kind of the renewal %q", got)
+	}
+	if got := b.text(row + " .notification-subject"); got != renewed.Subject {
+		t.Errorf("subject %q, want %q", got, renewed.Subject)
+	}
+	alice := row + ` tr.delivery[data-target="alice@example.com"]`
+	if got := b.text(alice + " .badge"); got != "Undelivered" {
+		t.Errorf("delivery to alice %q, want Undelivered", got)
+	}
+	if got := b.text(alice + ` [data-label="Last error"]`); got != "no SMTP server is configured (--smtp-url)" {
+		t.Errorf("last error %q", got)
+	}
+	if got := b.text(row + ` tr.delivery[data-channel="webhook"] .badge`); got != "Delivered" {
+		t.Errorf("webhook delivery %q, want Delivered", got)
+	}
+	if got := b.text(`tbody[data-kind="reminder"] tr.delivery[data-channel="webhook"] [data-label="Last error"]`); !strings.HasSuffix(got, "<html>busy</html>") {
+		t.Errorf("last error of the pending webhook shown as %q, want the text as it is", got)
+	}
+	overflow := run(b, "page width", chromedp.Evaluate[int]("document.documentElement.scrollWidth - window.innerWidth"))
+	if overflow > 0 {
+		t.Errorf("the notifications page scrolls sideways by %d px at 1280 px", overflow)
+	}
+	b.shot("notifications")
+	b.do("open the renewal's message",
+		chromedp.Click(chromedp.CSS(row+" .message summary"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(row+" .message-text")),
+	)
+	if got := b.text(row + " .message-text"); !strings.Contains(got, "kafka1 / app1") {
+		t.Errorf("message %.200q", got)
+	}
+	b.shot("notifications-message")
+
+	b.do("narrow the window", chromedp.EmulateViewport(400, 860))
+	b.open("/projects/demo/notifications")
+	overflow = run(b, "page width", chromedp.Evaluate[int]("document.documentElement.scrollWidth - window.innerWidth"))
+	if overflow > 0 {
+		t.Errorf("the notifications page scrolls sideways by %d px at 400 px", overflow)
+	}
+	display := run(b, "notification display", chromedp.Evaluate[string](`getComputedStyle(document.querySelector("`+row+`")).display`))
+	if display != "block" {
+		t.Errorf("notifications are %q at 400 px, want cards (block)", display)
+	}
+	if got := b.text(alice + " .badge"); got != "Undelivered" {
+		t.Errorf("delivery to alice at 400 px %q", got)
+	}
+	b.shot("narrow-notifications")
 }

@@ -180,6 +180,8 @@ var actionLabels = map[string]string{
 	kcred.ActionLoginFailed:      "Login failed",
 	kcred.ActionTokenCreate:      "Token created",
 	kcred.ActionAccountCreate:    "Account created",
+	kcred.ActionWebhookCreate:    "Webhook added",
+	kcred.ActionWebhookDelete:    "Webhook removed",
 }
 
 func actionLabel(a string) string {

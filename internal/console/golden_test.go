@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kcred/kcred/internal/lifecycle"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the pages as they are now")
@@ -117,4 +121,26 @@ func TestGoldenPages(t *testing.T) {
 	out.login(e.Outsider)
 	golden(t, "not_found", out.get("/projects/demo"), 404)
 	golden(t, "forbidden_csrf", admin.post(svc+"/users/app1/acknowledge", nil), 403)
+}
+
+// TestGoldenNotifications renders the notifications page with one
+// notification of each kind and deliveries in every state, and the project
+// page with its open renewals, acknowledged or not.
+func TestGoldenNotifications(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.renewAll()
+	admin := e.newClient()
+	admin.login(e.Admin)
+	if _, err := e.M.ConsoleAcknowledge(context.Background(), lifecycle.Actor{Account: e.Admin, Source: "test"}, project, service, "app2"); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Add(3 * time.Second) // past the Manager's cache
+	golden(t, "project_renewals", admin.get("/projects/demo"), 200)
+
+	e2 := newEnv(t)
+	e2.notificationHistory()
+	ro := e2.newClient()
+	ro.login(e2.ReadOnly)
+	golden(t, "notifications_history", ro.get("/projects/demo/notifications"), 200)
 }

@@ -75,6 +75,10 @@ type projectData struct {
 	Members  []*kcred.Member
 	Chart    *expiryChart
 	Self     string // the viewer's email, to mark their own membership
+	// Renewals are the first open renewals, soonest old expiry first, of
+	// RenewalsTotal.
+	Renewals      []renewalRow
+	RenewalsTotal int
 }
 
 func (h *Handler) project(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -91,9 +95,14 @@ func (h *Handler) project(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
+	renewals, err := h.m.OpenRenewals(r.Context(), s.Actor, name)
+	if err != nil {
+		return err
+	}
 	now := h.m.Now()
 	pol := h.m.Policy(p)
 	d := projectData{Project: p, Role: role, Policy: pol, Members: members, Chart: newExpiryChart(svcs, now), Self: s.Actor.Account.Email}
+	d.Renewals, d.RenewalsTotal = openRenewals(renewals, now)
 	for _, sv := range svcs {
 		row := serviceRow{Name: sv.Service.Name, URI: sv.Service.URI, Users: len(sv.Users)}
 		for _, u := range sv.Users {
@@ -217,16 +226,5 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) err
 	h.render(w, r, http.StatusOK, "events", sessionPage(s, "Events · "+name, nav{Project: name, Tab: "events", Role: role},
 		[]crumb{{Label: "Projects", URL: "/projects"}, {Label: name, URL: projectURL(name)}, {Label: "Events"}},
 		eventsData{Events: evs, Limit: eventLimit}))
-	return nil
-}
-
-func (h *Handler) notifications(w http.ResponseWriter, r *http.Request, s *session) error {
-	name := r.PathValue("project")
-	_, role, err := h.m.GetProject(r.Context(), s.Actor, name)
-	if err != nil {
-		return err
-	}
-	h.render(w, r, http.StatusOK, "notifications", sessionPage(s, "Notifications · "+name, nav{Project: name, Tab: "notifications", Role: role},
-		[]crumb{{Label: "Projects", URL: "/projects"}, {Label: name, URL: projectURL(name)}, {Label: "Notifications"}}, nil))
 	return nil
 }
