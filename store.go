@@ -133,6 +133,10 @@ type RenewalQueries interface {
 	// number returned, not with the number of users (an index on the
 	// current certificates' not_after).
 	ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*DueCertificate, error)
+	// SetRenewBefore sets RenewAt = NotAfter - renewBefore (to the second)
+	// on the current certificates of a project's users, after its policy
+	// changed. It is a no-op for a project without users.
+	SetRenewBefore(ctx context.Context, project string, renewBefore time.Duration) error
 	// ListDueRenewals lists the open renewals with NextActionAt <= now,
 	// soonest first, at most limit. O(result), like ListRenewalCandidates.
 	ListDueRenewals(ctx context.Context, now time.Time, limit int) ([]*DueRenewal, error)

@@ -111,6 +111,12 @@ func (m *Manager) UpdateProject(ctx context.Context, a Actor, name string, u Pro
 			if err := m.policy.Merge(merged).Validate(); err != nil {
 				return err
 			}
+			// Certificates already issued follow a new renew_before too.
+			if rb := m.policy.Merge(merged).RenewBefore; rb != m.Policy(p).RenewBefore {
+				if err := q.SetRenewBefore(ctx, name, rb); err != nil {
+					return err
+				}
+			}
 			p.Policy = merged
 			changed = append(changed, "cert_policy")
 		}

@@ -223,3 +223,29 @@ func TestOneDigestPerSweep(t *testing.T) {
 		t.Fatalf("notifications: %d, subject %q", len(n), n[0].Subject)
 	}
 }
+
+// TestPolicyChangeMovesRenewal: a shorter renew_before set on the project
+// applies to certificates already issued.
+func TestPolicyChangeMovesRenewal(t *testing.T) {
+	w := newWorld(t, newSQLite(t), kcred.CertPolicy{Validity: 100 * day, RenewBefore: 30 * day, Reminders: []time.Duration{}})
+	ctx := context.Background()
+	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.CreateService(ctx, w.admin, "p1", lifecycle.ServiceSpec{Name: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	notAfter := w.user("k1", "avnadmin").Current.NotAfter
+	rb := 10 * day
+	if _, err := w.m.UpdateProject(ctx, w.admin, "p1", lifecycle.ProjectUpdate{Policy: &kcred.CertPolicy{RenewBefore: rb}}); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Set(notAfter.Add(-30 * day)) // the old renewal time
+	if res := w.sweep(); res.Renewed != 0 {
+		t.Fatalf("renewed at the old renew_before: %+v", res)
+	}
+	w.clock.Set(notAfter.Add(-rb))
+	if res := w.sweep(); res.Renewed != 1 {
+		t.Fatalf("not renewed at the new renew_before: %+v", res)
+	}
+}

@@ -92,3 +92,15 @@ func (q queries) ListDueRenewals(ctx context.Context, now time.Time, limit int) 
 func (q queries) ListOpenRenewals(ctx context.Context, project string) ([]*kcred.DueRenewal, error) {
 	return list(q, ctx, "list open renewals", scanDueRenewal, sqlListOpenRenewals, project)
 }
+
+const sqlSetRenewBefore = `UPDATE certificates c SET renew_at = c.not_after - make_interval(secs => $2)
+	FROM service_users u JOIN services s ON s.id = u.service_id
+	WHERE u.id = c.user_id AND s.project = $1 AND c.current`
+
+// SetRenewBefore implements kcred.RenewalQueries.
+func (q queries) SetRenewBefore(ctx context.Context, project string, renewBefore time.Duration) error {
+	if _, err := q.exec(ctx, sqlSetRenewBefore, project, float64(renewBefore/time.Second)); err != nil {
+		return fail("set renew before", err, "")
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kcred/kcred"
@@ -31,6 +32,9 @@ var (
 		WHERE c.current = 1 AND c.renew_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.user_id = c.user_id AND r.closed_at IS NULL)
 		ORDER BY c.renew_at LIMIT ?`)
+	// Whole seconds move by the modifier; the stored ".ffffffZ" stays.
+	sqlSetRenewBefore = stmt(`UPDATE certificates SET renew_at = strftime('%Y-%m-%dT%H:%M:%S', not_after, ?) || substr(not_after, 20)
+		WHERE current = 1 AND user_id IN (SELECT u.id FROM service_users u JOIN services s ON s.id = u.service_id WHERE s.project = ?)`)
 	sqlListDueRenewals = stmt(dueRenewalFrom + ` WHERE r.closed_at IS NULL AND r.next_action_at <= ?
 		ORDER BY r.next_action_at LIMIT ?`)
 	// Through the project's services and users: O(users of the project).
@@ -101,4 +105,13 @@ func (q queries) listDueRenewals(ctx context.Context, op string, n int, args ...
 		return nil, fail(op, err, "")
 	}
 	return out, nil
+}
+
+// SetRenewBefore implements kcred.RenewalQueries.
+func (q queries) SetRenewBefore(ctx context.Context, project string, renewBefore time.Duration) error {
+	modifier := fmt.Sprintf("-%d seconds", int64(renewBefore/time.Second))
+	if _, err := q.exec(ctx, sqlSetRenewBefore, modifier, project); err != nil {
+		return fail("set renew before", err, "")
+	}
+	return nil
 }

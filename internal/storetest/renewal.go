@@ -403,4 +403,23 @@ func testRenewAt(t *testing.T, s kcred.Store) {
 	if !got[0].Current.RenewAt.Equal(kcred.UTC(base.Add(30 * day))) {
 		t.Errorf("RenewAt = %v", got[0].Current.RenewAt)
 	}
+
+	// A policy change moves the renewal of the project's current
+	// certificates, and of no other project's.
+	fx.project("other")
+	osv := fx.service("other", "kafka")
+	ou := fx.user(osv.ID, "other")
+	oc := newCert(ou.ID, 1)
+	oc.NotAfter, oc.RenewAt = base.Add(90*day), base.Add(30*day)
+	noErr(t, "CreateCertificate", s.CreateCertificate(ctx, oc))
+	noErr(t, "SetRenewBefore", r.SetRenewBefore(ctx, "proj", 10*day))
+	got, err = r.ListRenewalCandidates(ctx, base.Add(79*day), 100)
+	noErr(t, "ListRenewalCandidates", err)
+	equal(t, "candidates after SetRenewBefore, before the new RenewAt", got, []*kcred.DueCertificate{due(osv, ou, oc)})
+	got, err = r.ListRenewalCandidates(ctx, base.Add(80*day), 100)
+	noErr(t, "ListRenewalCandidates", err)
+	if len(got) != 2 || got[1].User.Username != "early" || !got[1].Current.RenewAt.Equal(kcred.UTC(base.Add(80*day))) {
+		t.Errorf("candidates at the new RenewAt: %s", show(got))
+	}
+	noErr(t, "SetRenewBefore of a project without users", r.SetRenewBefore(ctx, "nobody-here", day))
 }

@@ -20,10 +20,10 @@ DROP INDEX certificates_not_after;
 -- project's renew_before when it was made. Certificates of before this
 -- migration get their project's renew_before, or the default 90 days.
 ALTER TABLE certificates ADD COLUMN renew_at TEXT;
-UPDATE certificates SET renew_at = strftime('%Y-%m-%dT%H:%M:%S.000000Z', not_after, '-' || (
+UPDATE certificates SET renew_at = strftime('%Y-%m-%dT%H:%M:%S', not_after, '-' || (
     SELECT coalesce(nullif(p.renew_before_ns, 0), 7776000000000000) / 1000000000
     FROM service_users u JOIN services s ON s.id = u.service_id JOIN projects p ON p.name = s.project
-    WHERE u.id = certificates.user_id) || ' seconds');
+    WHERE u.id = certificates.user_id) || ' seconds') || substr(not_after, 20);
 CREATE INDEX certificates_current_renew_at ON certificates (renew_at) WHERE current = 1;
 
 -- next_action_at is when a sweep must look at an open renewal again (the
