@@ -65,30 +65,35 @@ func (m *Manager) Authenticate(ctx context.Context, secret string) (*kcred.Accou
 // exists or not; too many failures from one address or for one account are
 // ETOOMANY for a while.
 func (m *Manager) Login(ctx context.Context, email, password, source string) (string, *kcred.Account, error) {
+	secret, _, a, err := m.login(ctx, email, password, source, "login", 30*24*time.Hour)
+	return secret, a, err
+}
+
+// login is Login with the token's description and lifetime.
+func (m *Manager) login(ctx context.Context, email, password, source, description string, maxAge time.Duration) (string, *kcred.Token, *kcred.Account, error) {
 	now := m.Now()
 	email = strings.ToLower(strings.TrimSpace(email))
 	addrKey, acctKey := "addr:"+hostOf(source), "acct:"+email
 	if m.logins.blocked(addrKey, now) || m.logins.blocked(acctKey, now) {
-		return "", nil, kcred.Errorf(kcred.ETOOMANY, "Too many failed logins; try again in a few minutes.")
+		return "", nil, nil, kcred.Errorf(kcred.ETOOMANY, "Too many failed logins; try again in a few minutes.")
 	}
-	bad := kcred.Errorf(kcred.EUNAUTHORIZED, "Invalid email or password.")
 	a, err := m.store.FindAccountByEmail(ctx, email)
 	if err != nil && kcred.ErrorCode(err) != kcred.ENOTFOUND {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ok := a != nil && a.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) == nil
 	if !ok {
 		m.logins.fail(addrKey, now)
 		m.logins.fail(acctKey, now)
-		m.log.Info("login failed", "email", email, "source", source)
-		return "", nil, bad
+		m.log.Info("login failed", "email", email, "source", source, "via", description)
+		return "", nil, nil, kcred.Errorf(kcred.EUNAUTHORIZED, "Invalid email or password.")
 	}
 	m.logins.reset(acctKey)
-	secret, _, err := m.newToken(ctx, a, "login", 30*24*time.Hour, Actor{Account: a, Source: source}, kcred.ActionLogin)
+	secret, t, err := m.newToken(ctx, a, description, maxAge, Actor{Account: a, Source: source}, kcred.ActionLogin)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return secret, a, nil
+	return secret, t, a, nil
 }
 
 // CreateToken makes an API token for the actor. maxAge 0 means it never

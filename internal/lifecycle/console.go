@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kcred/kcred"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // The use cases of the web console that the API does not need. A console
@@ -21,32 +20,10 @@ const ConsoleSessionDescription = "console session"
 // limits and the same EUNAUTHORIZED for a wrong email or password, and
 // returns a new session token that expires after maxAge.
 func (m *Manager) ConsoleLogin(ctx context.Context, email, password, source string, maxAge time.Duration) (string, *kcred.Token, *kcred.Account, error) {
-	now := m.Now()
-	email = strings.ToLower(strings.TrimSpace(email))
-	addrKey, acctKey := "addr:"+hostOf(source), "acct:"+email
-	if m.logins.blocked(addrKey, now) || m.logins.blocked(acctKey, now) {
-		return "", nil, nil, kcred.Errorf(kcred.ETOOMANY, "Too many failed logins; try again in a few minutes.")
-	}
 	if maxAge <= 0 || maxAge > maxTokenAge {
 		return "", nil, nil, kcred.Errorf(kcred.EINVALID, "Invalid session length.")
 	}
-	a, err := m.store.FindAccountByEmail(ctx, email)
-	if err != nil && kcred.ErrorCode(err) != kcred.ENOTFOUND {
-		return "", nil, nil, err
-	}
-	ok := a != nil && a.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) == nil
-	if !ok {
-		m.logins.fail(addrKey, now)
-		m.logins.fail(acctKey, now)
-		m.log.Info("console login failed", "email", email, "source", source)
-		return "", nil, nil, kcred.Errorf(kcred.EUNAUTHORIZED, "Invalid email or password.")
-	}
-	m.logins.reset(acctKey)
-	secret, t, err := m.newToken(ctx, a, ConsoleSessionDescription, maxAge, Actor{Account: a, Source: source}, kcred.ActionLogin)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	return secret, t, a, nil
+	return m.login(ctx, email, password, source, ConsoleSessionDescription, maxAge)
 }
 
 // ConsoleExchangeToken checks an API token someone pasted into the console
