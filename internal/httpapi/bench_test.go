@@ -27,6 +27,10 @@ import (
 // docs/PERFORMANCE.md. Each reports requests per second and the p99
 // latency; see that file for the commands.
 
+// parallelism is the number of client goroutines per core; 16 by
+// default, as in docs/PERFORMANCE.md (latency was also measured with 2).
+var parallelism = 16
+
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 
 // latencies collects request durations from parallel goroutines.
@@ -49,7 +53,7 @@ func (l *latencies) report(b *testing.B) {
 func hammer(b *testing.B, next func(i int64) *http.Request) {
 	var n atomic.Int64
 	var lat latencies
-	b.SetParallelism(16)
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
