@@ -3,7 +3,7 @@
 // notifications after each sweep and every few seconds for retries. River
 // elects a leader among replicas, and only the leader schedules periodic
 // jobs; each job is unique while it waits or runs, so one sweep runs at a
-// time across all replicas.
+// time across all replicas (per sweep interval: see sweepInsertOpts).
 package jobs
 
 import (
@@ -70,6 +70,19 @@ func (SweepArgs) Kind() string { return "kcred_sweep" }
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (SweepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: once, Queue: "sweep"}
+}
+
+// sweepInsertOpts are the options of the periodic sweep: unique while it
+// waits or runs, as every kcred job, but only within one sweep interval.
+// A server killed during a sweep leaves its job "running" until River's
+// rescuer gives up on it (an hour); unique across all time, that job would
+// block every sweep until then. Unique per interval, the next interval's
+// sweep runs. Sweeps are safe to run concurrently (lifecycle.Manager.Sweep),
+// so one that outlasts its interval overlapping the next costs only work.
+func sweepInsertOpts(interval time.Duration) *river.InsertOpts {
+	opts := SweepArgs{}.InsertOpts()
+	opts.UniqueOpts.ByPeriod = max(interval, time.Second)
+	return &opts
 }
 
 // DeliverArgs sends due deliveries.
@@ -142,7 +155,7 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 		FetchPollInterval: 100 * time.Millisecond,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, sweepInsertOpts(cfg.SweepInterval) },
 				&river.PeriodicJobOpts{ID: "kcred_sweep", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.DeliverInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return DeliverArgs{}, nil },

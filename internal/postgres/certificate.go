@@ -36,7 +36,11 @@ const (
 	sqlCreateRenewal = `INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
 		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`
-	sqlFindOpenRenewal = `SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = $1 AND r.closed_at IS NULL`
+	// FOR UPDATE: a transaction that reads the open renewal decides on it
+	// (a sweep reminding or closing it, an acknowledgement); a concurrent
+	// one on another replica waits, then sees the result, so two sweeps
+	// never both close one renewal.
+	sqlFindOpenRenewal = `SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = $1 AND r.closed_at IS NULL FOR UPDATE`
 	// An open renewal without a next action is due at once (see
 	// UpdateRenewal); RETURNING gives the caller what was stored.
 	// An acknowledgement and a closing are never undone, so that an update
