@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -37,19 +38,24 @@ func benchUsers() int {
 // bare crypto of as many renewals (a P-256 key and x509.CreateCertificate
 // on every core) and the ratio of the two.
 func BenchmarkBulkRenewal(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchBulkRenewal(b, func(t testing.TB) kcred.Store { return newSQLite(t) }) })
+	b.Run("sqlite", func(b *testing.B) {
+		benchBulkRenewal(b, kcred.KeyTypeECP256, benchUsers(), func(t testing.TB) kcred.Store { return newSQLite(t) })
+	})
+	// RSA key generation costs a thousand times a P-256 one: fewer users.
+	b.Run("sqlite-rsa-2048", func(b *testing.B) {
+		benchBulkRenewal(b, kcred.KeyTypeRSA2048, max(benchUsers()/20, 20), func(t testing.TB) kcred.Store { return newSQLite(t) })
+	})
 	b.Run("postgres", func(b *testing.B) {
-		benchBulkRenewal(b, func(t testing.TB) kcred.Store { return postgrestest.Open(t) })
+		benchBulkRenewal(b, kcred.KeyTypeECP256, benchUsers(), func(t testing.TB) kcred.Store { return postgrestest.Open(t) })
 	})
 }
 
-func benchBulkRenewal(b *testing.B, open func(t testing.TB) kcred.Store) {
-	n := benchUsers()
+func benchBulkRenewal(b *testing.B, kt kcred.KeyType, n int, open func(t testing.TB) kcred.Store) {
 	var total, raw time.Duration
 	var peak int64
 	for range b.N {
 		b.StopTimer()
-		w := prepareDue(b, open, n)
+		w := prepareDue(b, open, kt, n)
 		resetPeakRSS()
 		b.StartTimer()
 		start := time.Now()
@@ -63,7 +69,7 @@ func benchBulkRenewal(b *testing.B, open func(t testing.TB) kcred.Store) {
 			b.Fatalf("renewed %d of %d", res.Renewed, n)
 		}
 		peak = max(peak, peakRSS())
-		raw += rawKeygenSign(n)
+		raw += rawKeygenSign(kt, n)
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "renewals/s")
 	b.ReportMetric(float64(n*b.N)/raw.Seconds(), "raw/s")
@@ -75,10 +81,10 @@ func benchBulkRenewal(b *testing.B, open func(t testing.TB) kcred.Store) {
 
 // prepareDue makes n users in one project and moves the clock to when all
 // of them are due.
-func prepareDue(b *testing.B, open func(t testing.TB) kcred.Store, n int) *world {
+func prepareDue(b *testing.B, open func(t testing.TB) kcred.Store, kt kcred.KeyType, n int) *world {
 	b.Helper()
 	store := open(b)
-	w := newWorld(b, store, kcred.CertPolicy{Validity: 100 * day, RenewBefore: 30 * day, Reminders: []time.Duration{}})
+	w := newWorld(b, store, kcred.CertPolicy{KeyType: kt, Validity: 100 * day, RenewBefore: 30 * day, Reminders: []time.Duration{}})
 	ctx := context.Background()
 	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
 		b.Fatal(err)
@@ -109,9 +115,9 @@ func prepareDue(b *testing.B, open func(t testing.TB) kcred.Store, n int) *world
 	return w
 }
 
-// rawKeygenSign times n P-256 keys and certificates made on every core
-// with nothing around them: the baseline of a renewal's cost.
-func rawKeygenSign(n int) time.Duration {
+// rawKeygenSign times n keys of type kt and their certificates, made on
+// every core with nothing around them: the baseline of a renewal's cost.
+func rawKeygenSign(kt kcred.KeyType, n int) time.Duration {
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
@@ -125,11 +131,18 @@ func rawKeygenSign(n int) time.Duration {
 		go func() {
 			defer wg.Done()
 			for i := g; i < n; i += workers {
-				key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				var pub any
+				if kt == kcred.KeyTypeRSA2048 {
+					key, _ := rsa.GenerateKey(rand.Reader, 2048)
+					pub = &key.PublicKey
+				} else {
+					key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+					pub = &key.PublicKey
+				}
 				leaf := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: "u"},
 					KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 					NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-				x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+				x509.CreateCertificate(rand.Reader, leaf, ca, pub, caKey)
 			}
 		}()
 	}
