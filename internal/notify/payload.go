@@ -48,10 +48,14 @@ func EventType(kind string) string {
 //	      "old_not_after": "2026-07-30T12:00:00Z", // the old certificate stops working then
 //	      "new_not_after": "2028-08-01T12:00:00Z"  // null when unknown
 //	    }
-//	  ]
+//	  ],
+//	  "total": 1                           // affected users; more than len(items) when truncated
 //	}
 //
-// Field names are stable; new fields may be added, so receivers should
+// Items lists at most MaxEventItems users, so that the event of a bulk
+// renewal stays small; "total" counts them all, and the project's open
+// renewals (GET /v1/project/{p}/renewals) list every one. Field names are
+// stable; new fields may be added, so receivers should
 // ignore the ones they do not know. Times are RFC 3339 UTC. Items are
 // sorted by service and username.
 //
@@ -67,7 +71,11 @@ type Event struct {
 	Project   string      `json:"project"`
 	CreatedAt time.Time   `json:"created_at"`
 	Items     []EventItem `json:"items"`
+	Total     int         `json:"total"`
 }
+
+// MaxEventItems is how many users a webhook event lists one by one.
+const MaxEventItems = 1000
 
 // EventItem is one affected user of an Event.
 type EventItem struct {
@@ -85,9 +93,10 @@ func newEvent(kind, project string, now time.Time, notices []*kcred.Notice) *Eve
 		Type:      EventType(kind),
 		Project:   project,
 		CreatedAt: utcSecond(now),
-		Items:     make([]EventItem, 0, len(notices)),
+		Items:     make([]EventItem, 0, min(len(notices), MaxEventItems)),
+		Total:     len(notices),
 	}
-	for _, n := range notices {
+	for _, n := range notices[:min(len(notices), MaxEventItems)] {
 		e.Items = append(e.Items, EventItem{
 			Service:     n.ServiceName,
 			Username:    n.Username,

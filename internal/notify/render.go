@@ -78,7 +78,7 @@ func Render(d Digest) (subject, text, html string, payload []byte, err error) {
 
 // MaxListed is how many affected users an email lists one by one; a
 // digest of a bulk renewal names the rest by count and links to the
-// console. Webhook payloads always list every one.
+// console. Webhook payloads list MaxEventItems and count them all.
 const MaxListed = 500
 
 // view is what the templates see: every value already formatted, so the

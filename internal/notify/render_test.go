@@ -448,7 +448,25 @@ func TestRenderManyListsSome(t *testing.T) {
 		}
 	}
 	var ev Event
-	if err := json.Unmarshal(payload, &ev); err != nil || len(ev.Items) != MaxListed+2 {
-		t.Errorf("payload lists %d items (%v), want all %d", len(ev.Items), err, MaxListed+2)
+	if err := json.Unmarshal(payload, &ev); err != nil || len(ev.Items) != MaxListed+2 || ev.Total != MaxListed+2 {
+		t.Errorf("payload lists %d items of %d (%v), want all %d", len(ev.Items), ev.Total, err, MaxListed+2)
+	}
+}
+
+// TestEventTruncated: a webhook event lists MaxEventItems users and counts
+// them all.
+func TestEventTruncated(t *testing.T) {
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var items []*kcred.Notice
+	for i := range MaxEventItems + 5 {
+		items = append(items, &kcred.Notice{ServiceName: "k1", Username: fmt.Sprintf("u%05d", i), OldNotAfter: now})
+	}
+	_, _, _, payload, err := Render(Digest{Kind: kcred.KindRenewed, Project: "p1", Items: items, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev Event
+	if err := json.Unmarshal(payload, &ev); err != nil || len(ev.Items) != MaxEventItems || ev.Total != MaxEventItems+5 {
+		t.Errorf("payload lists %d items of %d (%v), want %d of %d", len(ev.Items), ev.Total, err, MaxEventItems, MaxEventItems+5)
 	}
 }
