@@ -203,7 +203,7 @@ func TestFaultKillMidSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed := map[string]int{}
-	digests := 0
+	digests, total, shown := 0, 0, 0
 	for rows.Next() {
 		var payload string
 		if err := rows.Scan(&payload); err != nil {
@@ -214,6 +214,8 @@ func TestFaultKillMidSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		digests++
+		total += ev.Total
+		shown += min(ev.Total, notify.MaxEventItems)
 		for _, it := range ev.Items {
 			listed[it.Username]++
 		}
@@ -221,8 +223,9 @@ func TestFaultKillMidSweep(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(listed) != users {
-		t.Errorf("the digests list %d users, want %d", len(listed), users)
+	// Events list at most notify.MaxEventItems users and count them all.
+	if total != users || len(listed) != shown {
+		t.Errorf("the digests count %d users and list %d, want %d counted", total, len(listed), users)
 	}
 	for u, n := range listed {
 		if n != 1 {
