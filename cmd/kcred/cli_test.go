@@ -454,7 +454,7 @@ func TestCLIWorkflow(t *testing.T) {
 			}
 		}
 		out = cliExec(t, keytool, "-list", "-v", "-keystore", p12Path, "-storepass", pw, "-storetype", "PKCS12")
-		for _, want := range []string{"Your keystore contains 1 entry", "Entry type: PrivateKeyEntry", "Certificate chain length: 2", "Owner: CN=app1, OU=", "O=kafka1"} {
+		for _, want := range []string{"Your keystore contains 1 entry", "Alias name: service", "Entry type: PrivateKeyEntry", "Certificate chain length: 2", "Owner: CN=app1, OU=", "O=kafka1"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("keytool -list (PKCS#12) lacks %q:\n%s", want, out)
 			}

@@ -144,8 +144,9 @@ DIR (the current directory by default; made with mode 0700 when missing), all
 with mode 0600 and atomically:
 
   client.keystore.p12     PKCS#12 keystore with the key and the chain
-                          (certificate, project CA), PBES2/AES-256 and a
-                          SHA-256 MAC, which Java 12+ and OpenSSL 1.1.1+ read
+                          (certificate, project CA) as entry "service",
+                          PBES2/AES-256 and a SHA-256 MAC, which Java 12+
+                          and OpenSSL 1.1.1+ read
   client.truststore.jks   JKS truststore with the project CA, alias "ca"
   client.properties       bootstrap.servers (the service's service_uri),
                           security.protocol=SSL, and the stores' absolute
@@ -154,8 +155,7 @@ with mode 0600 and atomically:
 The stores are made in Go: neither keytool nor openssl is needed. Both use
 PASSWORD (at least 6 characters), which is also written into
 client.properties. It defaults to "changeit", as in avn: choose your own.
-The keystore's entry has no name, so keytool shows its alias as "1"; Kafka
-does not need one. For the PEM files, use user-creds-download.`,
+For the PEM files, use user-creds-download.`,
 		Example: `  kcred service user-kafka-java-creds --project demo --username app1 -d ./java -p 's3cret-pass' kafka1
   kafka-console-consumer.sh --bootstrap-server kafka.example.com:9093 \
     --consumer.config java/client.properties --topic orders`,

@@ -21,6 +21,9 @@ const minStorePassword = 6
 // truststoreAlias is the alias of the CA in the JKS truststore.
 const truststoreAlias = "ca"
 
+// KeystoreAlias is the alias of the key entry in KeystorePKCS12's store.
+const KeystoreAlias = "service"
+
 // KeystorePKCS12 returns a PKCS#12 keystore for Java Kafka clients
 // (ssl.keystore.type=PKCS12) holding the private key with the chain
 // leafCert, ca, protected by password. It uses PBES2 with AES-256 and
@@ -41,7 +44,7 @@ func KeystorePKCS12(leafCert *x509.Certificate, key crypto.Signer, ca *x509.Cert
 	if err != nil {
 		return nil, fmt.Errorf("pki: encode PKCS#12 keystore: %w", err)
 	}
-	return p12, nil
+	return setKeyAlias(p12, KeystoreAlias, password)
 }
 
 // TruststoreJKS returns a JKS truststore for Java Kafka clients

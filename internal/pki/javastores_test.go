@@ -57,6 +57,7 @@ func TestKeystorePKCS12(t *testing.T) {
 			out := run(t, keytool, "-list", "-v", "-keystore", p, "-storepass", testStorePassword, "-storetype", "PKCS12")
 			for _, want := range []string{
 				"Your keystore contains 1 entry",
+				"Alias name: service",
 				"Entry type: PrivateKeyEntry",
 				"Certificate chain length: 2",
 				"Owner: CN=alice, OU=u-1, O=kafka-prod",
