@@ -106,26 +106,7 @@ func (m *Manager) ConsoleReset(ctx context.Context, a Actor, project, service, u
 }
 
 func (m *Manager) consoleModify(ctx context.Context, a Actor, project, service, username, op string) (*UserView, error) {
-	min := kcred.RoleDeveloper
-	if op == OpResetCredentials {
-		min = kcred.RoleOperator
-	}
-	p, _, err := m.access(ctx, m.store, a, project, min)
-	if err != nil {
-		return nil, err
-	}
-	svc, creds, err := m.findCredentials(ctx, project, service, username)
-	if err != nil {
-		return nil, err
-	}
-	m.changed(svc.ID, username)
-	defer m.changed(svc.ID, username)
-	switch op {
-	case OpAcknowledgeRenewal:
-		err = m.acknowledge(ctx, a, svc, creds)
-	case OpResetCredentials:
-		err = m.reset(ctx, a, p, svc, creds, nil)
-	}
+	_, svc, err := m.apply(ctx, a, project, service, username, op, nil, nil)
 	if err != nil {
 		return nil, err
 	}

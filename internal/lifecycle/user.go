@@ -253,32 +253,7 @@ func (m *Manager) DeleteUser(ctx context.Context, a Actor, project, service, use
 //
 // Any other operation is EINVALID.
 func (m *Manager) Modify(ctx context.Context, a Actor, project, service, username, op string, newPassword *string, accessControl json.RawMessage) (*ServiceView, error) {
-	min := map[string]kcred.Role{
-		OpAcknowledgeRenewal: kcred.RoleDeveloper,
-		OpResetCredentials:   kcred.RoleOperator,
-		OpSetAccessControl:   kcred.RoleOperator,
-	}[op]
-	if min == "" {
-		return nil, kcred.Errorf(kcred.EINVALID, "Invalid operation %q: use acknowledge-renewal, reset-credentials or set-access-control.", clip(op))
-	}
-	p, role, err := m.access(ctx, m.store, a, project, min)
-	if err != nil {
-		return nil, err
-	}
-	svc, creds, err := m.findCredentials(ctx, project, service, username)
-	if err != nil {
-		return nil, err
-	}
-	m.changed(svc.ID, username)
-	defer m.changed(svc.ID, username)
-	switch op {
-	case OpAcknowledgeRenewal:
-		err = m.acknowledge(ctx, a, svc, creds)
-	case OpResetCredentials:
-		err = m.reset(ctx, a, p, svc, creds, newPassword)
-	case OpSetAccessControl:
-		err = m.setAccessControl(ctx, a, svc, creds, accessControl)
-	}
+	role, svc, err := m.apply(ctx, a, project, service, username, op, newPassword, accessControl)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +274,39 @@ func (m *Manager) Modify(ctx context.Context, a Actor, project, service, usernam
 		}
 	}
 	return v, nil
+}
+
+// apply checks the actor's role for op and runs it on the user; Modify and
+// the console's actions share it. It returns the actor's role and the
+// service.
+func (m *Manager) apply(ctx context.Context, a Actor, project, service, username, op string, newPassword *string, accessControl json.RawMessage) (kcred.Role, *kcred.Service, error) {
+	min := map[string]kcred.Role{
+		OpAcknowledgeRenewal: kcred.RoleDeveloper,
+		OpResetCredentials:   kcred.RoleOperator,
+		OpSetAccessControl:   kcred.RoleOperator,
+	}[op]
+	if min == "" {
+		return "", nil, kcred.Errorf(kcred.EINVALID, "Invalid operation %q: use acknowledge-renewal, reset-credentials or set-access-control.", clip(op))
+	}
+	p, role, err := m.access(ctx, m.store, a, project, min)
+	if err != nil {
+		return "", nil, err
+	}
+	svc, creds, err := m.findCredentials(ctx, project, service, username)
+	if err != nil {
+		return "", nil, err
+	}
+	m.changed(svc.ID, username)
+	defer m.changed(svc.ID, username)
+	switch op {
+	case OpAcknowledgeRenewal:
+		err = m.acknowledge(ctx, a, svc, creds)
+	case OpResetCredentials:
+		err = m.reset(ctx, a, p, svc, creds, newPassword)
+	case OpSetAccessControl:
+		err = m.setAccessControl(ctx, a, svc, creds, accessControl)
+	}
+	return role, svc, err
 }
 
 // ResetCredentials is Modify with reset-credentials and a random password.
