@@ -41,5 +41,6 @@ const (
 	ActionTokenCreate      = "access_token_create"
 	ActionAccountCreate    = "user_create"
 	ActionWebhookCreate    = "webhook_create"
+	ActionServerCertIssue  = "server_certificate_issue"
 	ActionWebhookDelete    = "webhook_delete"
 )

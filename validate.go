@@ -71,6 +71,28 @@ func ValidateServiceURI(uri string) error {
 	return nil
 }
 
+// hostLabelRE is one label of a DNS name; a leading "*." is handled apart.
+var hostLabelRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+// ParseHost checks a host a server certificate may name: an IP address or a
+// DNS name, which may start with one "*." wildcard label. It returns the IP
+// (nil for a name) or EINVALID.
+func ParseHost(h string) (net.IP, error) {
+	if ip := net.ParseIP(h); ip != nil {
+		return ip, nil
+	}
+	name := strings.TrimPrefix(strings.ToLower(h), "*.")
+	labels := strings.Split(name, ".")
+	ok := len(h) <= 253 && name != ""
+	for _, l := range labels {
+		ok = ok && hostLabelRE.MatchString(l)
+	}
+	if !ok {
+		return nil, Errorf(EINVALID, "Invalid host %q: use a DNS name (kafka-1.example.com, *.kafka.example.com) or an IP address.", clip(h))
+	}
+	return nil, nil
+}
+
 // clip keeps error messages short when the input is long.
 func clip(s string) string {
 	if len(s) > 80 {

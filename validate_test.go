@@ -104,3 +104,17 @@ func TestErrorCode(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestParseHost(t *testing.T) {
+	for h, wantIP := range map[string]bool{"kafka-1.example.com": false, "*.kafka.example.com": false, "localhost": false, "127.0.0.1": true, "::1": true} {
+		ip, err := kcred.ParseHost(h)
+		if err != nil || (ip != nil) != wantIP {
+			t.Errorf("ParseHost(%q) = %v, %v", h, ip, err)
+		}
+	}
+	for _, h := range []string{"", "*.", "a..b", "-a.example.com", "a b", "../etc", "a/b", "*.*.example.com", "a.*.example.com", strings.Repeat("a.", 127) + "com"} {
+		if _, err := kcred.ParseHost(h); kcred.ErrorCode(err) != kcred.EINVALID {
+			t.Errorf("ParseHost(%q) = %v, want EINVALID", h, err)
+		}
+	}
+}

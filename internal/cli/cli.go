@@ -44,7 +44,7 @@ func IsUsageError(err error) bool {
 // AddCommands adds the client commands (login, project, service) to root.
 func AddCommands(root *cobra.Command) {
 	o := &options{getenv: os.Getenv, now: time.Now}
-	root.AddCommand(newLoginCmd(o), newProjectCmd(o), newServiceCmd(o))
+	root.AddCommand(newLoginCmd(o), newProjectCmd(o), newServiceCmd(o), newAgentCmd(o))
 }
 
 // connectionHelp is the part of a group's help that says where settings

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kcred/kcred/internal/credfiles"
 )
 
 // DefaultURL is the server address used when nothing else names one: where
@@ -79,7 +81,7 @@ func saveConfig(path string, c fileConfig) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("cannot make the config directory: %v", err)
 	}
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := credfiles.WriteAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("cannot write the config file: %v", err)
 	}
 	return nil

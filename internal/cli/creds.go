@@ -1,20 +1,15 @@
 package cli
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcred/kcred"
+	"github.com/kcred/kcred/internal/credfiles"
 	"github.com/kcred/kcred/internal/httpapi"
-	"github.com/kcred/kcred/internal/pki"
 )
 
 // defaultStorePassword is avn's default for the Java stores.
@@ -56,13 +51,6 @@ func notice(w io.Writer, cr *credentials, now time.Time) {
 	fmt.Fprintf(w, "\nThis is a renewed certificate; the previous one stays valid until %s (%s).\n", old.UTC().Format(time.RFC3339), untilNow(old, now))
 	fmt.Fprintf(w, "Once your clients use these files, run: kcred service user-creds-acknowledge --project %s --username %s %s\n",
 		cr.project, cr.user.Username, cr.service)
-}
-
-func pemText(s string) []byte {
-	if !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return []byte(s)
 }
 
 func newCredsDownloadCmd(o *options) *cobra.Command {
@@ -108,11 +96,7 @@ key read is recorded in the project's audit log.`,
 					return err
 				}
 			}
-			err = writeFiles(abs, []outFile{
-				{"ca.pem", pemText(cr.ca), 0o644},
-				{"service.key", pemText(*cr.user.AccessKey), 0o600},
-				{"service.cert", pemText(cr.user.AccessCert), 0o644},
-			})
+			err = credfiles.Write(abs, credfiles.PEM(cr.ca, cr.user.AccessCert, *cr.user.AccessKey))
 			if err != nil {
 				return err
 			}
@@ -199,7 +183,7 @@ For the PEM files, use user-creds-download.`,
 					return err
 				}
 			}
-			if err := writeFiles(abs, files); err != nil {
+			if err := credfiles.Write(abs, files); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
@@ -222,117 +206,11 @@ For the PEM files, use user-creds-download.`,
 }
 
 // javaStores builds the three files of user-kafka-java-creds.
-func javaStores(cr *credentials, password, serviceURI, dir string) ([]outFile, error) {
-	leaf, err := pki.ParseCertificate(cr.user.AccessCert)
-	if err != nil {
-		return nil, fmt.Errorf("the server sent a certificate for %q that cannot be read: %s", cr.user.Username, sentence(kcred.ErrorMessage(err)))
-	}
-	key, err := pki.ParseKey([]byte(*cr.user.AccessKey))
-	if err != nil {
-		return nil, fmt.Errorf("the server sent a key for %q that cannot be read: %s", cr.user.Username, sentence(kcred.ErrorMessage(err)))
-	}
-	ca, err := issuerOf(leaf, cr.ca)
-	if err != nil {
-		return nil, err
-	}
-	p12, err := pki.KeystorePKCS12(leaf, key, ca, password)
-	if err != nil {
-		return nil, fmt.Errorf("cannot make the keystore: %s", sentence(kcred.ErrorMessage(err)))
-	}
-	jks, err := pki.TruststoreJKS(ca, password)
-	if err != nil {
-		return nil, fmt.Errorf("cannot make the truststore: %s", sentence(kcred.ErrorMessage(err)))
-	}
-	props := clientProperties(serviceURI, filepath.Join(dir, "client.keystore.p12"), filepath.Join(dir, "client.truststore.jks"), password,
+func javaStores(cr *credentials, password, serviceURI, dir string) ([]credfiles.File, error) {
+	files, err := credfiles.Java(cr.ca, cr.user.AccessCert, *cr.user.AccessKey, password, serviceURI, dir,
 		fmt.Sprintf("service user %s of service %s in project %s", cr.user.Username, cr.service, cr.project))
-	return []outFile{
-		{"client.truststore.jks", jks, 0o600},
-		{"client.keystore.p12", p12, 0o600},
-		{"client.properties", []byte(props), 0o600},
-	}, nil
-}
-
-// issuerOf returns the certificate of the project's CA bundle that signed
-// leaf. During a CA rotation the bundle holds the old and the new CA.
-func issuerOf(leaf *x509.Certificate, bundle string) (*x509.Certificate, error) {
-	var cas []*x509.Certificate
-	rest := []byte(bundle)
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if ca, err := x509.ParseCertificate(block.Bytes); err == nil {
-			cas = append(cas, ca)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("the credentials the server sent for %q: %s", cr.user.Username, err)
 	}
-	for _, ca := range cas {
-		if leaf.CheckSignatureFrom(ca) == nil {
-			return ca, nil
-		}
-	}
-	if len(cas) == 0 {
-		return nil, errors.New("the server sent a project CA that holds no certificate")
-	}
-	return nil, fmt.Errorf("the project CA did not sign the certificate of %q; try again, or reset its credentials", leaf.Subject.CommonName)
-}
-
-// clientProperties is client.properties for a Java Kafka client, with the
-// keys avn writes, escaped as java.util.Properties reads them.
-func clientProperties(bootstrap, keystore, truststore, password, about string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Kafka client settings for %s, written by kcred.\n", propEscape(about, false))
-	for _, kv := range [][2]string{
-		{"bootstrap.servers", bootstrap},
-		{"security.protocol", "SSL"},
-		{"ssl.protocol", "TLS"},
-		{"ssl.key.password", password},
-		{"ssl.keystore.location", keystore},
-		{"ssl.keystore.password", password},
-		{"ssl.keystore.type", "PKCS12"},
-		{"ssl.truststore.location", truststore},
-		{"ssl.truststore.password", password},
-		{"ssl.truststore.type", "JKS"},
-	} {
-		b.WriteString(kv[0] + "=" + propEscape(kv[1], true) + "\n")
-	}
-	return b.String()
-}
-
-// propEscape escapes s for a .properties file, which Java reads as
-// ISO-8859-1 with backslash escapes: backslashes (as in Windows paths),
-// line breaks and non-ASCII characters are escaped, and a leading space
-// of a value is kept.
-func propEscape(s string, value bool) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r == ' ' && i == 0 && value:
-			b.WriteString(`\ `)
-		case r < 0x20 || r > 0x7e:
-			if r > 0xffff {
-				r -= 0x10000
-				fmt.Fprintf(&b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return files, nil
 }

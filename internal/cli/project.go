@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcred/kcred/internal/credfiles"
+
 	"github.com/kcred/kcred"
 	"github.com/kcred/kcred/internal/httpapi"
 )
@@ -15,7 +17,7 @@ func newProjectCmd(o *options) *cobra.Command {
 	cmd := group("project", "Create, list and show projects and get their CA certificate",
 		"A project has its own certificate authority, which issues the certificates of\nall service users of its services.\n\n"+connectionHelp)
 	o.addConnFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newProjectCreateCmd(o), newProjectListCmd(o), newProjectGetCmd(o), newProjectCAGetCmd(o))
+	cmd.AddCommand(newProjectCreateCmd(o), newProjectListCmd(o), newProjectGetCmd(o), newProjectCAGetCmd(o), newServerCertCmd(o))
 	return cmd
 }
 
@@ -205,7 +207,7 @@ new CA.`,
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(abs, []byte(ca), 0o644); err != nil {
+			if err := credfiles.WriteAtomic(abs, []byte(ca), 0o644); err != nil {
 				return fmt.Errorf("cannot write %s: %v", abs, unwrapPath(err))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Wrote the CA certificate of project %s to %s.\n", project, abs)

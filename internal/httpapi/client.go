@@ -306,6 +306,16 @@ func (c *Client) ProjectCA(ctx context.Context, project string) (string, error) 
 	return out.Certificate, nil
 }
 
+// IssueServerCertificate asks for a broker's server certificate signed by
+// the project CA (admins only). Its private key is in the answer only.
+func (c *Client) IssueServerCertificate(ctx context.Context, project string, in ServerCertificateRequest) (*ServerCertificate, error) {
+	var out ServerCertificate
+	if err := c.do(ctx, http.MethodPost, seg("project", project, "kms", "server-certificate"), nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ServiceCreateRequest is the body of POST /v1/project/{p}/service.
 type ServiceCreateRequest struct {
 	ServiceName string      `json:"service_name"`

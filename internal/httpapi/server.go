@@ -50,6 +50,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/project/{project}", s.authed(s.updateProject))
 	s.mux.HandleFunc("DELETE /v1/project/{project}", s.authed(s.deleteProject))
 	s.mux.HandleFunc("GET /v1/project/{project}/kms/ca", s.authed(s.getCA))
+	s.mux.HandleFunc("POST /v1/project/{project}/kms/server-certificate", s.authed(s.issueServerCertificate))
 	s.mux.HandleFunc("GET /v1/project/{project}/events", s.authed(s.listEvents))
 
 	s.mux.HandleFunc("GET /v1/project/{project}/users", s.authed(s.listMembers))
