@@ -32,7 +32,14 @@ type Work interface {
 type Config struct {
 	SweepInterval   time.Duration // default 1m
 	DeliverInterval time.Duration // retries of deliveries; default 5s
-	Logger          *slog.Logger
+	// DeliverTimeout bounds one delivery round (default 1m); what is left
+	// goes in the next round.
+	DeliverTimeout time.Duration
+	// RescueAfter is how long a delivery job may be "running" before River
+	// takes it for the job of a process that died (default 2m). Delivery
+	// jobs are unique while running, so until then no delivery runs.
+	RescueAfter time.Duration
+	Logger      *slog.Logger
 }
 
 // Runner is a started River client.
@@ -114,14 +121,18 @@ func (s *sweepWorker) Timeout(*river.Job[SweepArgs]) time.Duration { return -1 }
 
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
-	w Work
+	w       Work
+	timeout time.Duration
 }
 
 func (d *deliverWorker) Work(ctx context.Context, _ *river.Job[DeliverArgs]) error {
 	return d.w.DeliverOnce(ctx)
 }
 
-func (d *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 10 * time.Minute }
+// Timeout implements river.Worker. A round is cut short rather than left
+// running: a delivery job must end well before RescueAfter, or River could
+// take a slow round for a dead one and start a second beside it.
+func (d *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return d.timeout }
 
 func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work, cfg Config) (*Runner, error) {
 	if cfg.SweepInterval <= 0 {
@@ -129,6 +140,15 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 	}
 	if cfg.DeliverInterval <= 0 {
 		cfg.DeliverInterval = 5 * time.Second
+	}
+	if cfg.DeliverTimeout <= 0 {
+		cfg.DeliverTimeout = time.Minute
+	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = 2 * cfg.DeliverTimeout
+	}
+	if cfg.RescueAfter <= cfg.DeliverTimeout {
+		return nil, fmt.Errorf("jobs: RescueAfter (%s) must be longer than DeliverTimeout (%s)", cfg.RescueAfter, cfg.DeliverTimeout)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -143,7 +163,7 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 	r := &Runner{log: cfg.Logger}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &sweepWorker{w: w, r: r})
-	river.AddWorker(workers, &deliverWorker{w: w})
+	river.AddWorker(workers, &deliverWorker{w: w, timeout: cfg.DeliverTimeout})
 	client, err := river.NewClient(driver, &river.Config{
 		Logger: cfg.Logger.With("component", "river"),
 		Queues: map[string]river.QueueConfig{
@@ -151,6 +171,13 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 			"deliver": {MaxWorkers: 1},
 		},
 		Workers:           workers,
+		// A process killed during a delivery round leaves its job
+		// "running", and the job's uniqueness holds every later round
+		// back until River rescues it: by default after an hour. Sweeps
+		// are not affected (unique per interval, never rescued: their
+		// timeout is none).
+		JobTimeout:           min(cfg.DeliverTimeout, time.Minute),
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 100 * time.Millisecond,
 		PeriodicJobs: []*river.PeriodicJob{

@@ -31,6 +31,9 @@ func (m *Manager) Deliver(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if ctx.Err() != nil {
+					return // the round was cut short: not an attempt
+				}
 				n, err := m.notificationOf(ctx, &mu, notes, d.NotificationID)
 				if err == nil {
 					err = m.send(ctx, n, d)
@@ -48,7 +51,9 @@ func (m *Manager) Deliver(ctx context.Context) (int, error) {
 				if err != nil {
 					m.log.Warn("delivery failed", "delivery", d.ID, "channel", d.Channel, "target", d.Target, "attempt", d.Attempts, "err", err)
 				}
-				if uerr := m.store.UpdateDelivery(ctx, d); uerr != nil {
+				// Recorded even when the round is being cut short: a sent
+				// message that is not recorded would be sent again.
+				if uerr := m.store.UpdateDelivery(context.WithoutCancel(ctx), d); uerr != nil {
 					m.log.Error("record delivery", "delivery", d.ID, "err", uerr)
 				}
 				kind := ""
