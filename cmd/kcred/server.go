@@ -49,6 +49,14 @@ type serverConfig struct {
 	AdminEmail     string
 	AdminPassword  string
 	BootstrapToken string
+
+	// Listener, when set, is served instead of a new listener on Listen:
+	// the demo binds it first so that it knows the server's address, for
+	// the links in notifications, before the server starts.
+	Listener net.Listener
+	// OnListen, when set, is called with the server's base URL once it
+	// accepts requests; the demo sets up its project from there.
+	OnListen func(url string)
 }
 
 func newServerCmd() *cobra.Command {
@@ -229,9 +237,11 @@ func runServer(ctx context.Context, c serverConfig, stderr interface{ Write([]by
 		}
 	}()
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
+	ln := c.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", c.Listen); err != nil {
+			return err
+		}
 	}
 	// The API answers /v1/, /healthz and /readyz; the web console the rest.
 	api := httpapi.NewServer(m, log)
@@ -262,6 +272,9 @@ func runServer(ctx context.Context, c serverConfig, stderr interface{ Write([]by
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if c.OnListen != nil {
+		c.OnListen(scheme + "://" + ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err
