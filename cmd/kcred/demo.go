@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -142,11 +141,7 @@ func runDemo(ctx context.Context, c demoConfig, stdout, stderr io.Writer) error 
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
 	errc := make(chan error, 1)
-	serverLog := stderr
-	if level > slog.LevelDebug {
-		serverLog = quietRiver{stderr}
-	}
-	go func() { errc <- runServer(sctx, sc, serverLog) }()
+	go func() { errc <- runServer(sctx, sc, stderr) }()
 	select {
 	case <-ready:
 	case err := <-errc:
@@ -304,19 +299,6 @@ func watchConnections(b *devkafka.Broker, log *slog.Logger) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-// quietRiver drops River's informational log lines. With the demo's sweep
-// every few seconds River reports its job counts twice per sweep, which
-// would bury the lines about renewals and Kafka connections. slog's text
-// handler writes one whole line per Write, so lines are never split.
-type quietRiver struct{ w io.Writer }
-
-func (q quietRiver) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte(" level=INFO ")) && bytes.Contains(p, []byte(" component=river")) {
-		return len(p), nil
-	}
-	return q.w.Write(p)
 }
 
 // demoInfo is what printDemo tells the newcomer.

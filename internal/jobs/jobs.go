@@ -165,12 +165,12 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 	river.AddWorker(workers, &sweepWorker{w: w, r: r})
 	river.AddWorker(workers, &deliverWorker{w: w, timeout: cfg.DeliverTimeout})
 	client, err := river.NewClient(driver, &river.Config{
-		Logger: cfg.Logger.With("component", "river"),
+		Logger: slog.New(atLeast{slog.LevelWarn, cfg.Logger.Handler()}).With("component", "river"),
 		Queues: map[string]river.QueueConfig{
 			"sweep":   {MaxWorkers: 1},
 			"deliver": {MaxWorkers: 1},
 		},
-		Workers:           workers,
+		Workers: workers,
 		// A process killed during a delivery round leaves its job
 		// "running", and the job's uniqueness holds every later round
 		// back until River rescues it: by default after an hour. Sweeps
@@ -178,8 +178,8 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 		// timeout is none).
 		JobTimeout:           min(cfg.DeliverTimeout, time.Minute),
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 100 * time.Millisecond,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    100 * time.Millisecond,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, sweepInsertOpts(cfg.SweepInterval) },
@@ -217,3 +217,19 @@ func (r *Runner) Kick() {
 
 // Stop waits for running jobs to finish, or for ctx.
 func (r *Runner) Stop(ctx context.Context) error { return r.stop(ctx) }
+
+// atLeast passes on records at level min or above, or at any level the
+// handler takes when it takes debug records. River reports its job counts
+// at info level several times a minute, which buries kcred's own lines;
+// with --log-level debug they are shown.
+type atLeast struct {
+	min slog.Level
+	h   slog.Handler
+}
+
+func (a atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return a.h.Enabled(ctx, l) && (l >= a.min || a.h.Enabled(ctx, slog.LevelDebug))
+}
+func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.Handle(ctx, r) }
+func (a atLeast) WithAttrs(as []slog.Attr) slog.Handler           { return atLeast{a.min, a.h.WithAttrs(as)} }
+func (a atLeast) WithGroup(name string) slog.Handler              { return atLeast{a.min, a.h.WithGroup(name)} }
