@@ -133,6 +133,24 @@ type RenewalQueries interface {
 	// number returned, not with the number of users (an index on the
 	// current certificates' not_after).
 	ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*DueCertificate, error)
+	// CreateRenewals writes a batch of renewals, each as CreateCertificate,
+	// CreateRenewal, CreateNotice and CreateEvent would write its parts (the
+	// same defaults, the new certificate current unless a newer generation
+	// exists), in far fewer statements. written[i] reports whether batch[i]
+	// was written. It is false, and nothing of batch[i] is written, when
+	// the user already has the certificate's generation (the generation is
+	// the lock: another replica or a reset got there first) or no longer
+	// exists; neither is an error.
+	//
+	// Every part of an entry must be given, the Renewal of the Certificate's
+	// user and naming it as NewCertID, each user at most once in a batch
+	// (EINVALID otherwise). ECONFLICT when a user whose certificate was
+	// written already has an open renewal, or the ID of a notice is taken;
+	// ENOTFOUND when a notice's project does not exist. On an error the
+	// batch may be partly written: the transaction must be rolled back, as
+	// InTx does when fn returns it. Outside InTx it runs in a transaction of
+	// its own.
+	CreateRenewals(ctx context.Context, batch []*RenewalWrite) (written []bool, err error)
 	// SetRenewBefore sets RenewAt = NotAfter - renewBefore (to the second)
 	// on the current certificates of a project's users, after its policy
 	// changed. It is a no-op for a project without users.
@@ -171,6 +189,16 @@ type RenewalQueries interface {
 	// ListWebhooks lists a project's webhooks, oldest first.
 	ListWebhooks(ctx context.Context, project string) ([]*Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
+}
+
+// RenewalWrite is one entry of RenewalQueries.CreateRenewals: a user's new
+// certificate, the renewal from the old one it opens, and the notice and the
+// event that tell of it.
+type RenewalWrite struct {
+	Certificate *Certificate
+	Renewal     *Renewal
+	Notice      *Notice
+	Event       *Event
 }
 
 // UTC returns t in UTC truncated to microseconds, the precision both stores keep.

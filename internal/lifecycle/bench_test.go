@@ -13,9 +13,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +39,9 @@ func benchUsers() int {
 // all due, in one Sweep, and reports renewals per second, the peak RSS of
 // the sweep, and, measured right after in the same process, the rate of the
 // bare crypto of as many renewals (a P-256 key and x509.CreateCertificate
-// on every core) and the ratio of the two.
+// on every core) and the ratio of the two; the same for CPU time
+// (cpu-µs/renewal, cpu-ratio). KCRED_BENCH_SWEEP_CPUPROFILE=file profiles
+// the sweep alone.
 func BenchmarkBulkRenewal(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		benchBulkRenewal(b, kcred.KeyTypeECP256, benchUsers(), func(t testing.TB) kcred.Store { return newSQLite(t) })
@@ -52,7 +56,7 @@ func BenchmarkBulkRenewal(b *testing.B) {
 }
 
 func benchBulkRenewal(b *testing.B, kt kcred.KeyType, n int, open func(t testing.TB) kcred.Store) {
-	var total, raw time.Duration
+	var total, raw, cpu, rawCPU time.Duration
 	var peak int64
 	for range b.N {
 		b.StopTimer()
@@ -61,11 +65,13 @@ func benchBulkRenewal(b *testing.B, kt kcred.KeyType, n int, open func(t testing
 		// is the sweep's own.
 		debug.FreeOSMemory()
 		resetPeakRSS()
+		stopProfile := startSweepProfile(b)
 		b.StartTimer()
-		start := time.Now()
+		start, startCPU := time.Now(), processCPU()
 		res, err := w.m.Sweep(context.Background())
-		total += time.Since(start)
+		total, cpu = total+time.Since(start), cpu+processCPU()-startCPU
 		b.StopTimer()
+		stopProfile()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -73,13 +79,52 @@ func benchBulkRenewal(b *testing.B, kt kcred.KeyType, n int, open func(t testing
 			b.Fatalf("renewed %d of %d", res.Renewed, n)
 		}
 		peak = max(peak, peakRSS())
+		startCPU = processCPU()
 		raw += rawKeygenSign(kt, n)
+		rawCPU += processCPU() - startCPU
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "renewals/s")
 	b.ReportMetric(float64(n*b.N)/raw.Seconds(), "raw/s")
 	b.ReportMetric(raw.Seconds()/total.Seconds(), "ratio")
 	if peak > 0 {
 		b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
+	}
+	// The CPU time of a renewal, of the process only (a PostgreSQL
+	// server's is not in it), and the raw CPU time over it: what the ratio
+	// would be with every core busy, which other load on the machine
+	// disturbs less than the wall-clock rates.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n*b.N), "cpu-µs/renewal")
+	b.ReportMetric(rawCPU.Seconds()/cpu.Seconds(), "cpu-ratio")
+}
+
+// processCPU returns the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startSweepProfile starts a CPU profile into the file
+// KCRED_BENCH_SWEEP_CPUPROFILE names, when set, and returns what stops it:
+// go test -cpuprofile would mostly profile making the users.
+func startSweepProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("KCRED_BENCH_SWEEP_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 

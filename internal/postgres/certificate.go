@@ -73,14 +73,9 @@ func renewalDest(r *kcred.Renewal) []any {
 // holds the user's row lock until it ends, so that concurrent creations of
 // different generations leave exactly the newest one current.
 func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
-	if err := mustID("certificate", c.ID); err != nil {
+	if err := prepareCertificate(c); err != nil {
 		return err
 	}
-	defaultNow(&c.CreateTime)
-	if c.RenewAt.IsZero() {
-		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
-	}
-	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
 	return q.atomic(ctx, func(q queries) error {
 		if err := q.db.QueryRow(ctx, sqlLockUser, c.UserID).Scan(); noRows(err) {
 			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
@@ -103,6 +98,19 @@ func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) er
 	})
 }
 
+// prepareCertificate fills in what CreateCertificate defaults.
+func prepareCertificate(c *kcred.Certificate) error {
+	if err := mustID("certificate", c.ID); err != nil {
+		return err
+	}
+	defaultNow(&c.CreateTime)
+	if c.RenewAt.IsZero() {
+		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
+	}
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
+	return nil
+}
+
 func scanCertificate(row pgx.Row) (*kcred.Certificate, error) {
 	c := &kcred.Certificate{}
 	return c, row.Scan(certDest(c)...)
@@ -118,10 +126,7 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 // (the second waits for the first to commit). ENOTFOUND when the user or a
 // certificate does not exist.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
-	ensureID(&r.ID)
-	defaultNow(&r.CreateTime)
-	defaultNextAction(r)
-	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
+	prepareRenewal(r)
 	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
 		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
@@ -139,6 +144,14 @@ func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
 	}
 	return nil
+}
+
+// prepareRenewal fills in what CreateRenewal defaults.
+func prepareRenewal(r *kcred.Renewal) {
+	ensureID(&r.ID)
+	defaultNow(&r.CreateTime)
+	defaultNextAction(r)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
 }
 
 // FindOpenRenewal implements kcred.Queries.

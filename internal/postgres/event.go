@@ -19,14 +19,19 @@ const (
 // CreateEvent implements kcred.Queries. An event without ID or Time gets a
 // new ID and the current time.
 func (q queries) CreateEvent(ctx context.Context, e *kcred.Event) error {
-	ensureID(&e.ID)
-	defaultNow(&e.Time)
-	norm(&e.Time)
+	prepareEvent(e)
 	if _, err := q.exec(ctx, sqlCreateEvent, e.ID, timeArg(e.Time), e.Actor, e.Action, e.Project, e.Service,
 		e.Target, e.Source, e.Detail); err != nil {
 		return fail("create event", err, "")
 	}
 	return nil
+}
+
+// prepareEvent fills in what CreateEvent defaults.
+func prepareEvent(e *kcred.Event) {
+	ensureID(&e.ID)
+	defaultNow(&e.Time)
+	norm(&e.Time)
 }
 
 func scanEvent(row pgx.Row) (*kcred.Event, error) {

@@ -74,10 +74,7 @@ const (
 // (a new notice is pending) and left empty. ENOTFOUND when the project does
 // not exist, ECONFLICT when the ID is taken.
 func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
-	ensureID(&n.ID)
-	defaultNow(&n.CreateTime)
-	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
-	n.NotificationID = ""
+	prepareNotice(n)
 	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
 		n.Kind, n.OldSerial, n.NewSerial, timeArg(n.OldNotAfter), timeArg(n.NewNotAfter), int64(n.Offset),
 		timeArg(n.CreateTime))
@@ -90,6 +87,14 @@ func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
 		return kcred.Errorf(kcred.ECONFLICT, "Notice already exists.")
 	}
 	return nil
+}
+
+// prepareNotice fills in what CreateNotice defaults.
+func prepareNotice(n *kcred.Notice) {
+	ensureID(&n.ID)
+	defaultNow(&n.CreateTime)
+	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
+	n.NotificationID = ""
 }
 
 func scanNotice(row pgx.Row) (*kcred.Notice, error) {

@@ -65,14 +65,9 @@ func renewalDest(r *kcred.Renewal) []any {
 // ones (q's, or its own outside InTx); the single write connection keeps two
 // of them from interleaving.
 func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
-	if err := mustID("certificate", c.ID); err != nil {
+	if err := prepareCertificate(c); err != nil {
 		return err
 	}
-	defaultNow(&c.CreateTime)
-	if c.RenewAt.IsZero() {
-		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
-	}
-	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
 	return q.atomic(ctx, func(q queries) error {
 		var current bool
 		err := q.write(ctx, sqlCreateCertificate).QueryRowContext(ctx, c.ID, c.UserID, c.Generation, c.Serial,
@@ -92,6 +87,19 @@ func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) er
 		}
 		return nil
 	})
+}
+
+// prepareCertificate fills in what CreateCertificate defaults.
+func prepareCertificate(c *kcred.Certificate) error {
+	if err := mustID("certificate", c.ID); err != nil {
+		return err
+	}
+	defaultNow(&c.CreateTime)
+	if c.RenewAt.IsZero() {
+		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires
+	}
+	norm(&c.CreateTime, &c.NotBefore, &c.NotAfter, &c.RenewAt)
+	return nil
 }
 
 // ListCertificates implements kcred.Queries.
@@ -119,10 +127,7 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 // renewals makes the second one ECONFLICT. ENOTFOUND when the user or a
 // certificate does not exist.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
-	ensureID(&r.ID)
-	defaultNow(&r.CreateTime)
-	defaultNextAction(r)
-	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
+	prepareRenewal(r)
 	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
 		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
@@ -135,6 +140,14 @@ func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
 	}
 	return nil
+}
+
+// prepareRenewal fills in what CreateRenewal defaults.
+func prepareRenewal(r *kcred.Renewal) {
+	ensureID(&r.ID)
+	defaultNow(&r.CreateTime)
+	defaultNextAction(r)
+	norm(&r.OldNotAfter, &r.CreateTime, &r.AcknowledgedAt, &r.ClosedAt, &r.NextActionAt)
 }
 
 // FindOpenRenewal implements kcred.Queries.

@@ -17,14 +17,19 @@ var (
 // CreateEvent implements kcred.Queries. An event without ID or Time gets a
 // new ID and the current time.
 func (q queries) CreateEvent(ctx context.Context, e *kcred.Event) error {
-	ensureID(&e.ID)
-	defaultNow(&e.Time)
-	norm(&e.Time)
+	prepareEvent(e)
 	if _, err := q.exec(ctx, sqlCreateEvent, e.ID, timeArg(e.Time), e.Actor, e.Action, e.Project, e.Service,
 		e.Target, e.Source, e.Detail); err != nil {
 		return fail("create event", err, "")
 	}
 	return nil
+}
+
+// prepareEvent fills in what CreateEvent defaults.
+func prepareEvent(e *kcred.Event) {
+	ensureID(&e.ID)
+	defaultNow(&e.Time)
+	norm(&e.Time)
 }
 
 // ListEvents implements kcred.Queries. A limit of 0 or less means no limit.

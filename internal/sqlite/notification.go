@@ -66,10 +66,7 @@ var (
 // (a new notice is pending) and left empty. ENOTFOUND when the project does
 // not exist, ECONFLICT when the ID is taken.
 func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
-	ensureID(&n.ID)
-	defaultNow(&n.CreateTime)
-	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
-	n.NotificationID = ""
+	prepareNotice(n)
 	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
 		n.Kind, n.OldSerial, n.NewSerial, timeArg(n.OldNotAfter), timeArg(n.NewNotAfter), int64(n.Offset),
 		timeArg(n.CreateTime))
@@ -82,6 +79,14 @@ func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
 		return kcred.Errorf(kcred.ECONFLICT, "Notice already exists.")
 	}
 	return nil
+}
+
+// prepareNotice fills in what CreateNotice defaults.
+func prepareNotice(n *kcred.Notice) {
+	ensureID(&n.ID)
+	defaultNow(&n.CreateTime)
+	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
+	n.NotificationID = ""
 }
 
 // ListPendingNotices implements kcred.RenewalQueries. A limit of 0 or less

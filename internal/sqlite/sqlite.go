@@ -128,6 +128,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		if s.wst[i], err = s.wdb.PrepareContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlite: prepare %q: %w", q, err)
 		}
+		if writeOnly[i] {
+			continue
+		}
 		if s.rst[i], err = s.rdb.PrepareContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlite: prepare %q: %w", q, err)
 		}
@@ -203,12 +206,25 @@ func (s *Store) Close() error {
 }
 
 // statements holds the SQL of every statement; stmt registers one and
-// returns its number, which indexes Store.wst and Store.rst.
-var statements []string
+// returns its number, which indexes Store.wst and Store.rst. wstmt
+// registers a statement that only runs in write transactions: it is
+// prepared on the write connection alone (Store.rst holds nil), so that the
+// many multi-row statements of CreateRenewals cost the readers nothing.
+var (
+	statements []string
+	writeOnly  []bool
+)
 
 func stmt(sql string) int {
 	statements = append(statements, sql)
+	writeOnly = append(writeOnly, false)
 	return len(statements) - 1
+}
+
+func wstmt(sql string) int {
+	n := stmt(sql)
+	writeOnly[n] = true
+	return n
 }
 
 // queries implements kcred.Queries either on the pools (tx nil) or in a

@@ -43,6 +43,14 @@ func BenchmarkFindCredentials(b *testing.B) {
 	storetest.BenchmarkFindCredentials(b, newStore(b))
 }
 
+// BenchmarkCreateRenewals compares writing a sweep's renewals with
+// CreateRenewals and with the single-row methods. The users are made
+// through the Queries methods: BulkInsert enlarges the write connection's
+// page cache, which would flatter the writes measured.
+func BenchmarkCreateRenewals(b *testing.B) {
+	storetest.BenchmarkCreateRenewals(b, newStore(b), nil)
+}
+
 // BenchmarkSweepNoneDue runs over $KCRED_BENCH_USERS users (default 100000):
 //
 //	KCRED_BENCH_USERS=1000000 go test -run '^$' -bench SweepNoneDue -timeout 1h ./internal/sqlite/

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,4 +270,95 @@ func BenchmarkSweepNoneDue(b *testing.B, s kcred.Store, bulk BulkInsert) {
 			}
 		}
 	})
+}
+
+// BenchmarkCreateRenewals measures writing renewals as a sweep does, 512
+// users per transaction, with CreateRenewals (batch) and with the
+// single-row methods (one-by-one). Each op renews the next 512 of b.N*512
+// users made first with bulk (a realistic ~700-byte PEM and 250-byte
+// sealed key each), as a sweep of that many due users would. Next to the
+// time it reports the CPU time of the process (of this process only: not a
+// PostgreSQL server's), which other load on the machine disturbs less.
+func BenchmarkCreateRenewals(b *testing.B, s kcred.Store, bulk BulkInsert) {
+	if bulk == nil {
+		bulk = insertThroughQueries
+	}
+	ctx := context.Background()
+	sv := benchService(b, s)
+	const perTx = 512 // a sweep's batch
+	made := 0
+	// users makes n users with a first generation and returns their renewals.
+	users := func(b *testing.B, n int) []*kcred.RenewalWrite {
+		var out []*kcred.RenewalWrite
+		for len(out) < n {
+			blk := &Bulk{}
+			for range min(5000, n-len(out)) {
+				u := newUser(sv.ID, fmt.Sprintf("user-%d", made))
+				made++
+				old := newCert(u.ID, 1)
+				blk.Users, blk.Certs, blk.Current = append(blk.Users, u), append(blk.Certs, old), append(blk.Current, true)
+				out = append(out, renewalWrite(sv, u, old, 2))
+			}
+			if err := bulk(ctx, s, blk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return out
+	}
+	for _, batch := range []bool{true, false} {
+		name := "batch"
+		if !batch {
+			name = "one-by-one"
+		}
+		b.Run(name, func(b *testing.B) {
+			all := users(b, b.N*perTx)
+			var cpu time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				writes := all[i*perTx : (i+1)*perTx]
+				cpu -= processCPU()
+				var err error
+				if batch {
+					var written []bool
+					written, err = rq(b, s).CreateRenewals(ctx, writes)
+					if err == nil && !written[perTx-1] {
+						err = fmt.Errorf("not written")
+					}
+				} else {
+					err = s.InTx(ctx, func(q kcred.Queries) error {
+						for _, w := range writes {
+							if err := q.CreateCertificate(ctx, w.Certificate); err != nil {
+								return err
+							}
+							if err := q.CreateRenewal(ctx, w.Renewal); err != nil {
+								return err
+							}
+							if err := rq(b, q).CreateNotice(ctx, w.Notice); err != nil {
+								return err
+							}
+							if err := q.CreateEvent(ctx, w.Event); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				}
+				cpu += processCPU()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*perTx), "µs/renewal")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*perTx), "cpu-µs/renewal")
+		})
+	}
+}
+
+// processCPU returns the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
