@@ -192,13 +192,14 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 	if err != nil {
 		return nil, fmt.Errorf("river: %w", err)
 	}
-	if err := client.Start(ctx); err != nil {
-		return nil, fmt.Errorf("river: start: %w", err)
-	}
+	// Set before Start: the first sweep runs at once and kicks deliveries.
 	r.stop = client.Stop
 	r.insert = func(ctx context.Context, args river.JobArgs) error {
 		_, err := client.Insert(ctx, args, nil)
 		return err
+	}
+	if err := client.Start(ctx); err != nil {
+		return nil, fmt.Errorf("river: start: %w", err)
 	}
 	return r, nil
 }
