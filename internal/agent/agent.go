@@ -150,16 +150,18 @@ func (a *Agent) Check(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		res.Wrote = true
-		a.hookDue = servedSerial
-		a.log.Info("wrote new credentials", "serial", servedSerial, "not_after", time.Time(u.AccessCertNotValidAfterTime), "dir", a.cfg.Dir)
 	}
-	// Read back what is on disk: a reset between the two reads above
-	// must not make the agent vouch for a certificate it did not write.
+	// Read back what is on disk: the certificate may have changed between
+	// the two reads above, and the agent vouches only for what it wrote.
 	f, err := a.files()
 	if err != nil {
 		return res, err
 	}
 	res.Serial = f.serial
+	if res.Wrote {
+		a.hookDue = f.serial
+		a.log.Info("wrote new credentials", "serial", f.serial, "not_after", f.notAfter.UTC(), "dir", a.cfg.Dir)
+	}
 
 	if a.hookDue == f.serial && a.cfg.Exec != "" {
 		if err := a.runHook(ctx, f); err != nil {
