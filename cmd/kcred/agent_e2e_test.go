@@ -176,14 +176,15 @@ func kafkaClient(t *testing.T, addr, caPEM, certPEM, keyPEM string, opts ...kgo.
 	return cl
 }
 
-// produceConsume writes a record to orders and reads it back.
-func produceConsume(t *testing.T, addr, caPEM, certPEM, keyPEM, value string) {
+// produceConsume writes a record with value to topic as the holder of
+// certPEM and keyPEM, trusting only caPEM, and reads it back.
+func produceConsume(t *testing.T, addr, topic, caPEM, certPEM, keyPEM, value string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cl := kafkaClient(t, addr, caPEM, certPEM, keyPEM, kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := kafkaClient(t, addr, caPEM, certPEM, keyPEM, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer cl.Close()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(value)}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
 	for ctx.Err() == nil {
@@ -242,7 +243,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	if serialOfPEM(t, oldCert) != gen1 || readText(t, filepath.Join(dir, "ca.pem")) != w.caPEM {
 		t.Fatal("the files are not generation 1 and the project CA")
 	}
-	produceConsume(t, w.broker.Addr(), w.caPEM, oldCert, oldKey, "with generation 1")
+	produceConsume(t, w.broker.Addr(), "orders", w.caPEM, oldCert, oldKey, "with generation 1")
 	oldNotAfter := mustCert(t, oldCert).NotAfter
 
 	// The renewal comes about 10 s after creation; the agent takes it up.
@@ -285,7 +286,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	if err := kafkaPing(t, w.broker.Addr(), w.caPEM, oldCert, oldKey); err != nil {
 		t.Errorf("the old certificate is refused before its expiry: %v", err)
 	}
-	produceConsume(t, w.broker.Addr(), w.caPEM, newCert, newKey, "with generation 2")
+	produceConsume(t, w.broker.Addr(), "orders", w.caPEM, newCert, newKey, "with generation 2")
 
 	// After it, the broker refuses the old one and takes the new.
 	time.Sleep(time.Until(oldNotAfter.Add(1500 * time.Millisecond)))

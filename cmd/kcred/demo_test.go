@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -15,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kcred/kcred/internal/pki"
 )
@@ -160,7 +155,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demoProduceConsume(t, broker, caPEM, certPEM, keyPEM)
+	produceConsume(t, broker, "demo", caPEM, certPEM, keyPEM, "hello from app1")
 	want := `msg="kafka client connected" user=app1 serial=` + cert.SerialNumber.Text(16) + " "
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(d.stderr.String(), want); {
 		if time.Now().After(deadline) {
@@ -193,48 +188,6 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Errorf("temporary data directory %s still there after the demo stopped (%v)", data, err)
-	}
-}
-
-// demoProduceConsume writes a record to the demo topic as the holder of
-// certPEM and keyPEM, trusting only the project CA, and reads it back.
-func demoProduceConsume(t *testing.T, broker, caPEM, certPEM, keyPEM string) {
-	t.Helper()
-	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM([]byte(caPEM)) {
-		t.Fatal("no certificate in the project CA PEM")
-	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(broker),
-		kgo.DialTLSConfig(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}}),
-		kgo.DialTimeout(3*time.Second),
-		kgo.ConsumeTopics("demo"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "demo", Value: []byte("hello from app1")}).FirstErr(); err != nil {
-		t.Fatalf("produce with app1's certificate: %v", err)
-	}
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consume with app1's certificate: %v", err)
-		}
-		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
-		got := false
-		fs.EachRecord(func(r *kgo.Record) { got = got || string(r.Value) == "hello from app1" })
-		if got {
-			return
-		}
 	}
 }
 
