@@ -1,14 +1,11 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kcred/kcred/internal/devkafka"
-	"github.com/kcred/kcred/internal/pki"
 )
 
 // TestCLIServerCertAndAgent: `project server-cert` writes a broker's
@@ -31,15 +28,7 @@ func TestCLIServerCertAndAgent(t *testing.T) {
 	cliMode(t, filepath.Join(dir, "server.key"), 0o600)
 	cliMode(t, filepath.Join(dir, "server.cert"), 0o644)
 	cliMode(t, filepath.Join(dir, "ca.pem"), 0o644)
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.cert"), filepath.Join(dir, "server.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.ParseCertificate(readFile(t, filepath.Join(dir, "ca.pem")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := devkafka.Start(devkafka.Config{CAs: []*x509.Certificate{ca}, ServerCert: pair})
+	b, err := devkafka.StartPEM(readFile(t, filepath.Join(dir, "ca.pem")), readFile(t, filepath.Join(dir, "server.cert")), readFile(t, filepath.Join(dir, "server.key")))
 	if err != nil {
 		t.Fatal(err)
 	}

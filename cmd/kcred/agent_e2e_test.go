@@ -31,7 +31,6 @@ type agentWorld struct {
 	mb     *mailbox
 	broker *devkafka.Broker
 	caPEM  string
-	ca     *x509.Certificate
 }
 
 // Lifetimes: a certificate lives 30 s and is renewed 20 s before it ends,
@@ -46,31 +45,23 @@ func newAgentWorld(t *testing.T, trustProjectCA bool) *agentWorld {
 		"--smtp-url", "smtp://"+smtpAddr+"?tls=none", "--mail-from", "kcred@example.com")
 	s.must("POST", "/v1/project", agentToken, map[string]any{"project": "p1"})
 	sc := s.must("POST", "/v1/project/p1/kms/server-certificate", agentToken, map[string]any{"hosts": []string{"127.0.0.1", "localhost"}})
-	pair, err := tls.X509KeyPair([]byte(sc["certificate"].(string)), []byte(sc["private_key"].(string)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	caPEM := sc["ca_certificate"].(string)
-	ca, err := pki.ParseCertificate(caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trusted := ca
+	trusted := caPEM
 	if !trustProjectCA {
 		other, err := pki.NewCA("someone-else", 1, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		trusted = other.Cert
+		trusted = other.CertPEM
 	}
-	b, err := devkafka.Start(devkafka.Config{CAs: []*x509.Certificate{trusted}, ServerCert: pair, Topics: []string{"orders"}})
+	b, err := devkafka.StartPEM(trusted, sc["certificate"].(string), sc["private_key"].(string), "orders")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
 	s.must("POST", "/v1/project/p1/service", agentToken, map[string]any{"service_name": "k1", "service_type": "kafka", "service_uri": b.Addr()})
 	s.must("POST", "/v1/project/p1/service/k1/user", agentToken, map[string]any{"username": "app1"})
-	return &agentWorld{t: t, s: s, mb: mb, broker: b, caPEM: caPEM, ca: ca}
+	return &agentWorld{t: t, s: s, mb: mb, broker: b, caPEM: caPEM}
 }
 
 // user returns app1 as the API serves it, without secrets.

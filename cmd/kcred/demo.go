@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +18,6 @@ import (
 	"github.com/kcred/kcred"
 	"github.com/kcred/kcred/internal/devkafka"
 	"github.com/kcred/kcred/internal/httpapi"
-	"github.com/kcred/kcred/internal/pki"
 )
 
 // The demo's fixed names, which its printed commands use.
@@ -230,23 +227,11 @@ func setupDemo(ctx context.Context, c *httpapi.Client) (*devkafka.Broker, time.T
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("create project %s: %w", demoProject, err)
 	}
-	caPEM, err := c.ProjectCA(ctx, demoProject)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	ca, err := pki.ParseCertificate(caPEM)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("project CA: %s", kcred.ErrorMessage(err))
-	}
 	sc, err := c.IssueServerCertificate(ctx, demoProject, httpapi.ServerCertificateRequest{Hosts: []string{"127.0.0.1", "localhost"}})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("broker certificate: %w", err)
 	}
-	pair, err := tls.X509KeyPair([]byte(sc.Certificate), []byte(sc.PrivateKey))
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("broker certificate: %w", err)
-	}
-	broker, err := devkafka.Start(devkafka.Config{CAs: []*x509.Certificate{ca}, ServerCert: pair, Topics: []string{demoTopic}})
+	broker, err := devkafka.StartPEM(sc.CACertificate, sc.Certificate, sc.PrivateKey, demoTopic)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

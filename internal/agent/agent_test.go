@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"net/http/httptest"
 	"os"
@@ -63,15 +62,11 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := tls.X509KeyPair([]byte(sc.Certificate), []byte(sc.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ca, err := pki.ParseCertificate(sc.CACertificate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := devkafka.Start(devkafka.Config{CAs: []*x509.Certificate{ca}, ServerCert: pair})
+	b, err := devkafka.StartPEM(sc.CACertificate, sc.Certificate, sc.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}

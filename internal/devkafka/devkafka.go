@@ -7,6 +7,7 @@ package devkafka
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,6 +108,29 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b.cluster, b.addr = cluster, addrs[0]
 	return b, nil
+}
+
+// StartPEM is Start with PEM inputs, as kcred hands them out: the trusted
+// client CAs (ca.pem, a bundle during a CA rotation) and the broker's
+// certificate and key (kcred project server-cert).
+func StartPEM(caPEM, certPEM, keyPEM string, topics ...string) (*Broker, error) {
+	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		return nil, fmt.Errorf("devkafka: server certificate: %w", err)
+	}
+	var cas []*x509.Certificate
+	for rest := []byte(caPEM); ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		ca, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("devkafka: client CA: %w", err)
+		}
+		cas = append(cas, ca)
+	}
+	return Start(Config{CAs: cas, ServerCert: pair, Topics: topics})
 }
 
 // Addr returns the broker's host:port bootstrap address.

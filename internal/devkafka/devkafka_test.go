@@ -204,3 +204,29 @@ func TestStartInvalid(t *testing.T) {
 		t.Error("Start without a server certificate succeeded")
 	}
 }
+
+func TestStartPEMRejectsBadInput(t *testing.T) {
+	ca, err := pki.NewCA("p1", 1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ca.IssueServer("localhost", []string{"localhost"}, nil, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string][3]string{
+		"no CA":         {"", srv.CertPEM, string(srv.KeyPEM)},
+		"bad CA":        {"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", srv.CertPEM, string(srv.KeyPEM)},
+		"key of no use": {ca.CertPEM, srv.CertPEM, "not a key"},
+	} {
+		if b, err := devkafka.StartPEM(in[0], in[1], in[2]); err == nil {
+			b.Close()
+			t.Errorf("%s: started", name)
+		}
+	}
+	b, err := devkafka.StartPEM(ca.CertPEM, srv.CertPEM, string(srv.KeyPEM), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+}
