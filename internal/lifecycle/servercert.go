@@ -79,11 +79,11 @@ func (m *Manager) IssueServerCertificate(ctx context.Context, a Actor, project s
 	if err != nil {
 		return nil, err
 	}
-	detail := fmt.Sprintf("Issued server certificate %s for %s, valid until %s", leaf.Serial, strings.Join(hosts, ", "), leaf.Cert.NotAfter.UTC().Format(time.RFC3339))
+	detail := fmt.Sprintf("Issued server certificate %s for %s, valid until %s", leaf.Serial, strings.Join(hosts, ", "), leaf.NotAfter.UTC().Format(time.RFC3339))
 	// Recorded before the key is handed out: no record, no key.
 	if err := m.audit.record(ctx, m.event(a, kcred.ActionServerCertIssue, project, "", hosts[0], detail)); err != nil {
 		return nil, err
 	}
 	return &ServerCertificate{CertPEM: string(leaf.CertPEM), KeyPEM: string(leaf.KeyPEM), CAPEM: bundle,
-		Serial: leaf.Serial, NotAfter: leaf.Cert.NotAfter.UTC()}, nil
+		Serial: leaf.Serial, NotAfter: leaf.NotAfter.UTC()}, nil
 }

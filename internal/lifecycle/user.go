@@ -108,9 +108,9 @@ func (m *Manager) issue(ctx context.Context, p *kcred.Project, svc *kcred.Servic
 	}
 	c := &kcred.Certificate{
 		ID: kcred.NewID(), UserID: u.ID, Generation: gen, Serial: leaf.Serial,
-		Subject: leaf.Cert.Subject.String(), KeyType: pol.KeyType,
-		NotBefore: kcred.UTC(leaf.Cert.NotBefore), NotAfter: kcred.UTC(leaf.Cert.NotAfter),
-		RenewAt: kcred.UTC(leaf.Cert.NotAfter.Add(-pol.RenewBefore)),
+		Subject: leaf.Subject, KeyType: pol.KeyType,
+		NotBefore: kcred.UTC(leaf.NotBefore), NotAfter: kcred.UTC(leaf.NotAfter),
+		RenewAt: kcred.UTC(leaf.NotAfter.Add(-pol.RenewBefore)),
 		CertPEM: leaf.CertPEM, Reason: reason, CAGeneration: ca.Generation, CreateTime: now,
 	}
 	c.SealedKey = m.sealer.Seal(c.ID, leaf.KeyPEM)

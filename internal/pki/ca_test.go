@@ -139,7 +139,7 @@ func TestLoadCA(t *testing.T) {
 			}
 			roots := x509.NewCertPool()
 			roots.AddCert(orig.Cert)
-			if _, err := leaf.Cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			if _, err := mustCert(t, leaf).Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 				t.Errorf("leaf of loaded CA does not verify against the original: %v", err)
 			}
 

@@ -36,7 +36,7 @@ func TestKeystorePKCS12(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p12, err := KeystorePKCS12(leaf.Cert, key, ca.Cert, testStorePassword)
+			p12, err := KeystorePKCS12(mustCert(t, leaf), key, ca.Cert, testStorePassword)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,10 +46,10 @@ func TestKeystorePKCS12(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !gotCert.Equal(leaf.Cert) || len(gotChain) != 1 || !gotChain[0].Equal(ca.Cert) {
+			if !gotCert.Equal(mustCert(t, leaf)) || len(gotChain) != 1 || !gotChain[0].Equal(ca.Cert) {
 				t.Error("decoded certificate chain differs from [leaf, ca]")
 			}
-			if s, ok := gotKey.(crypto.Signer); !ok || !publicKeysEqual(s.Public(), leaf.Cert.PublicKey) {
+			if s, ok := gotKey.(crypto.Signer); !ok || !publicKeysEqual(s.Public(), mustCert(t, leaf).PublicKey) {
 				t.Error("decoded key does not match the leaf")
 			}
 
@@ -98,16 +98,16 @@ func TestKeystorePKCS12Invalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() ([]byte, error){
-		"short password":   func() ([]byte, error) { return KeystorePKCS12(leaf.Cert, key, ca.Cert, "12345") },
-		"empty password":   func() ([]byte, error) { return KeystorePKCS12(leaf.Cert, key, ca.Cert, "") },
-		"key of the CA":    func() ([]byte, error) { return KeystorePKCS12(leaf.Cert, ca.Key, ca.Cert, testStorePassword) },
+		"short password":   func() ([]byte, error) { return KeystorePKCS12(mustCert(t, leaf), key, ca.Cert, "12345") },
+		"empty password":   func() ([]byte, error) { return KeystorePKCS12(mustCert(t, leaf), key, ca.Cert, "") },
+		"key of the CA":    func() ([]byte, error) { return KeystorePKCS12(mustCert(t, leaf), ca.Key, ca.Cert, testStorePassword) },
 		"JKS short passwd": func() ([]byte, error) { return TruststoreJKS(ca.Cert, "12345") },
 	} {
 		if b, err := call(); kcred.ErrorCode(err) != kcred.EINVALID || b != nil {
 			t.Errorf("%s: err %v, want code %s and no bytes", name, err, kcred.EINVALID)
 		}
 	}
-	if _, err := KeystorePKCS12(leaf.Cert, key, ca.Cert, "123456"); err != nil {
+	if _, err := KeystorePKCS12(mustCert(t, leaf), key, ca.Cert, "123456"); err != nil {
 		t.Errorf("6-character password: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 
@@ -55,7 +56,7 @@ func MarshalKey(k crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: marshal private key: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: pemTypePrivateKey, Bytes: der}), nil
+	return encodePEM(pemTypePrivateKey, der), nil
 }
 
 // ParseKey parses a private key written by MarshalKey: PKCS#8 in a
@@ -119,7 +120,23 @@ func ParseCertificate(pemStr string) (*x509.Certificate, error) {
 
 // encodeCertificate returns der as a PEM "CERTIFICATE" block.
 func encodeCertificate(der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: pemTypeCertificate, Bytes: der}))
+	return string(encodePEM(pemTypeCertificate, der))
+}
+
+// encodePEM returns what pem.EncodeToMemory does for a block of type typ
+// without headers, in one allocation: pem's streaming line breaker took
+// 4 % of issuing a P-256 credential, for two blocks of under a kilobyte.
+func encodePEM(typ string, der []byte) []byte {
+	const chunk = 48 // bytes per 64-character line; a multiple of 3, so no padding before the end
+	n := base64.StdEncoding.EncodedLen(len(der))
+	out := make([]byte, 0, 2*len(typ)+len("-----BEGIN -----\n-----END -----\n")+n+n/64+1)
+	out = append(append(append(out, "-----BEGIN "...), typ...), "-----\n"...)
+	for len(der) > 0 {
+		k := min(chunk, len(der))
+		out = append(base64.StdEncoding.AppendEncode(out, der[:k]), '\n')
+		der = der[k:]
+	}
+	return append(append(append(out, "-----END "...), typ...), "-----\n"...)
 }
 
 // publicKeysEqual reports whether a and b are the same public key. All the

@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"net"
 	"time"
 
@@ -26,10 +27,23 @@ type LeafRequest struct {
 
 // Leaf is an issued certificate with its new private key.
 type Leaf struct {
-	Cert    *x509.Certificate
-	CertPEM string
-	KeyPEM  []byte // unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"); a secret: seal it, never log it
-	Serial  string // lowercase hex of Cert.SerialNumber, without leading zeros
+	DER       []byte // the certificate
+	CertPEM   string
+	KeyPEM    []byte // unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"); a secret: seal it, never log it
+	Serial    string // lowercase hex of the serial number, without leading zeros
+	Subject   string // as x509.Certificate.Subject.String() gives it: "CN=alice,OU=...,O=..."
+	NotBefore time.Time
+	NotAfter  time.Time
+}
+
+// Certificate parses the certificate. Issuing does not: callers mostly
+// need only the fields Leaf has, and parsing was 5 % of issuing.
+func (l *Leaf) Certificate() (*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(l.DER)
+	if err != nil {
+		return nil, fmt.Errorf("pki: parse issued certificate: %w", err)
+	}
+	return cert, nil
 }
 
 // Issue generates a new key of req.KeyType and a client certificate for it
@@ -55,25 +69,25 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	usage := x509.KeyUsageDigitalSignature
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	c := &clientCert{
+		Serial:             serial,
+		CommonName:         req.Username,
+		Organization:       req.ServiceName,
+		OrganizationalUnit: req.UserID,
+		NotBefore:          validityTime(req.Now.Add(-clockSkew)),
+		NotAfter:           validityTime(req.Now.Add(req.Validity)),
+		KeyUsage:           x509.KeyUsageDigitalSignature,
+	}
 	if isRSA(req.KeyType) {
 		// RSA key exchange (TLS 1.2 RSA kx suites) encrypts with the
 		// certificate key; EC keys only sign, so they must not claim it.
-		usage |= x509.KeyUsageKeyEncipherment
+		c.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	tmpl := &x509.Certificate{
-		Subject: pkix.Name{
-			CommonName:         req.Username,
-			Organization:       []string{req.ServiceName},
-			OrganizationalUnit: []string{req.UserID},
-		},
-		NotBefore:             validityTime(req.Now.Add(-clockSkew)),
-		NotAfter:              validityTime(req.Now.Add(req.Validity)),
-		KeyUsage:              usage,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true, // explicitly not a CA
-	}
-	cert, certPEM, err := ca.sign(tmpl, key.Public())
+	der, err := ca.signClient(c, key.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +95,10 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Leaf{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM, Serial: cert.SerialNumber.Text(16)}, nil
+	return &Leaf{
+		DER: der, CertPEM: encodeCertificate(der), KeyPEM: keyPEM, Serial: serial.Text(16),
+		Subject: c.template(nil).Subject.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+	}, nil
 }
 
 // IssueServer issues a TLS server certificate with a new P-256 key:
@@ -121,7 +138,10 @@ func (ca *CA) IssueServer(commonName string, dnsNames []string, ips []net.IP, va
 	if err != nil {
 		return nil, err
 	}
-	return &Leaf{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM, Serial: cert.SerialNumber.Text(16)}, nil
+	return &Leaf{
+		DER: cert.Raw, CertPEM: certPEM, KeyPEM: keyPEM, Serial: cert.SerialNumber.Text(16),
+		Subject: cert.Subject.String(), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
+	}, nil
 }
 
 // isRSA reports whether kt is an RSA key type.

@@ -53,7 +53,7 @@ func TestIssue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cert := leaf.Cert
+			cert := mustCert(t, leaf)
 
 			// Subject: CN is what Kafka's principal mapping rule extracts.
 			if got := cert.Subject.CommonName; got != "alice" {
@@ -103,6 +103,13 @@ func TestIssue(t *testing.T) {
 			wantNotBefore := now.Add(-5 * time.Minute).Truncate(time.Second)
 			if !cert.NotBefore.Equal(wantNotBefore) {
 				t.Errorf("NotBefore = %v, want %v", cert.NotBefore, wantNotBefore)
+			}
+			// What Leaf reports without parsing is what the certificate holds.
+			if !leaf.NotBefore.Equal(cert.NotBefore) || !leaf.NotAfter.Equal(cert.NotAfter) {
+				t.Errorf("Leaf validity %v..%v, certificate %v..%v", leaf.NotBefore, leaf.NotAfter, cert.NotBefore, cert.NotAfter)
+			}
+			if leaf.Subject != cert.Subject.String() {
+				t.Errorf("Leaf.Subject = %q, certificate's %q", leaf.Subject, cert.Subject)
 			}
 
 			// Chain: the AKID points at the CA and Go verifies for client auth.
@@ -238,7 +245,7 @@ func TestIssueServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := leaf.Cert
+	cert := mustCert(t, leaf)
 	if cert.Subject.CommonName != "broker" {
 		t.Errorf("CN = %q", cert.Subject.CommonName)
 	}

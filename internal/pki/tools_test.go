@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,4 +60,14 @@ func newTestCA(t testing.TB, now time.Time) *CA {
 		t.Fatal(err)
 	}
 	return ca
+}
+
+// mustCert parses the certificate of leaf, failing the test on error.
+func mustCert(t testing.TB, leaf *Leaf) *x509.Certificate {
+	t.Helper()
+	cert, err := leaf.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
