@@ -107,7 +107,7 @@ var (
 // usage (critical), extended key usage, basic constraints (critical) and
 // authority key identifier.
 func (ca *CA) clientTBS(c *clientCert, pub crypto.PublicKey) ([]byte, error) {
-	spki, err := x509.MarshalPKIXPublicKey(pub)
+	spki, err := marshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("pki: marshal public key: %w", err)
 	}

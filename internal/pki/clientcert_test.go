@@ -164,3 +164,44 @@ func mustP384(t *testing.T) crypto.Signer {
 	}
 	return k
 }
+
+// TestMarshalP256 holds the directly encoded P-256 keys to x509's
+// encoding, and checks that other keys still go through x509.
+func TestMarshalP256(t *testing.T) {
+	for i := range 20 {
+		k, err := GenerateKey(kcred.KeyTypeECP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalPKCS8(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("key %d: PKCS#8\n got %x\nwant %x", i, got, want)
+		}
+		got, err = marshalPKIXPublicKey(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err = x509.MarshalPKIXPublicKey(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("key %d: SubjectPublicKeyInfo\n got %x\nwant %x", i, got, want)
+		}
+	}
+	other := mustP384(t)
+	der, err := marshalPKCS8(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := x509.ParsePKCS8PrivateKey(der); err != nil || !other.(*ecdsa.PrivateKey).Equal(back) {
+		t.Fatalf("P-384 key does not round-trip: %v", err)
+	}
+}

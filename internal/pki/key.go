@@ -7,9 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	encasn1 "encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/kcred/kcred"
 )
@@ -52,11 +56,76 @@ func GenerateKey(kt kcred.KeyType) (crypto.Signer, error) {
 // only private key format Kafka reads. Failure is internal: every key this
 // package generates or parses can be marshalled.
 func MarshalKey(k crypto.Signer) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
+	der, err := marshalPKCS8(k)
 	if err != nil {
 		return nil, fmt.Errorf("pki: marshal private key: %w", err)
 	}
 	return encodePEM(pemTypePrivateKey, der), nil
+}
+
+var (
+	oidPublicKeyECDSA = encasn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidCurveP256      = encasn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
+)
+
+// marshalPKCS8 returns what x509.MarshalPKCS8PrivateKey does, encoding a
+// P-256 key directly: reflective encoding/asn1 made it 8 % of issuing a
+// P-256 credential (TestMarshalP256 holds the bytes equal).
+func marshalPKCS8(k crypto.Signer) ([]byte, error) {
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return x509.MarshalPKCS8PrivateKey(k)
+	}
+	priv, err := ec.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ec.PublicKey.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // PrivateKeyInfo (RFC 5208)
+		b.AddASN1Int64(0)
+		addP256Algorithm(b)
+		b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // ECPrivateKey (RFC 5915), curve left to the algorithm
+				b.AddASN1Int64(1)
+				b.AddASN1OctetString(priv)
+				b.AddASN1(asn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+					b.AddASN1BitString(pub)
+				})
+			})
+		})
+	})
+	return b.Bytes()
+}
+
+// marshalPKIXPublicKey returns what x509.MarshalPKIXPublicKey does,
+// encoding a P-256 key directly, as marshalPKCS8 does.
+func marshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) {
+	ec, ok := k.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return x509.MarshalPKIXPublicKey(k)
+	}
+	pub, err := ec.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SubjectPublicKeyInfo (RFC 5280)
+		addP256Algorithm(b)
+		b.AddASN1BitString(pub)
+	})
+	return b.Bytes()
+}
+
+// addP256Algorithm adds the AlgorithmIdentifier of a P-256 key (RFC 5480).
+func addP256Algorithm(b *cryptobyte.Builder) {
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(oidPublicKeyECDSA)
+		b.AddASN1ObjectIdentifier(oidCurveP256)
+	})
 }
 
 // ParseKey parses a private key written by MarshalKey: PKCS#8 in a
