@@ -81,11 +81,14 @@ func (m *Manager) audience(ctx context.Context, project string) (*audience, erro
 		}
 	}
 	for _, s := range svcs {
-		if len(s.TechEmails) > 0 {
-			a.byService[s.ID] = s.TechEmails
-		} else {
-			a.byService[s.ID] = p.TechEmails
+		emails := s.TechEmails
+		if len(emails) == 0 {
+			emails = p.TechEmails
 		}
+		// Each address once, so that each notice is listed once for it.
+		emails = slices.Clone(emails)
+		slices.Sort(emails)
+		a.byService[s.ID] = slices.Compact(emails)
 	}
 	return a, nil
 }
@@ -112,13 +115,15 @@ func (m *Manager) digestProject(ctx context.Context, project string, notices []*
 		}
 		// Each recipient's items; recipients with the same items share
 		// one rendered notification (each still gets its own message).
+		// Linear in the notices: a bulk renewal has tens of thousands.
 		items := map[string][]*kcred.Notice{}
+		everything := map[string]bool{}
 		for _, e := range a.everything {
-			items[e] = all
+			items[e], everything[e] = all, true
 		}
 		for _, n := range all {
 			for _, e := range a.byService[n.ServiceID] {
-				if !slices.Contains(a.everything, e) && !slices.Contains(items[e], n) {
+				if !everything[e] {
 					items[e] = append(items[e], n)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -221,6 +222,79 @@ func TestOneDigestPerSweep(t *testing.T) {
 	n := w.notifications(kcred.KindRenewed)
 	if len(n) != 1 || len(n[0].Deliveries) != 1 || !strings.Contains(n[0].Subject, fmt.Sprint(users)) {
 		t.Fatalf("notifications: %d, subject %q", len(n), n[0].Subject)
+	}
+}
+
+// TestDigestRecipients: admins and operators hear of every user, each
+// service's technical contacts (else the project's) of its own users only,
+// and an address that is both hears of everything once.
+func TestDigestRecipients(t *testing.T) {
+	w := newWorld(t, newSQLite(t), kcred.CertPolicy{Validity: 10 * day, RenewBefore: 3 * day, Reminders: []time.Duration{}})
+	ctx := context.Background()
+	if _, err := w.m.CreateProject(ctx, w.admin, "p1", []string{"team@example.com"}, kcred.CertPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.CreateAccount(ctx, w.admin, "ops@example.com", "a long password", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.m.Invite(ctx, w.admin, "p1", "ops@example.com", kcred.RoleOperator); err != nil {
+		t.Fatal(err)
+	}
+	for name, tech := range map[string][]string{
+		"k1": {"a@example.com"},
+		"k2": {"b@example.com", "ops@example.com", "a@example.com"},
+		"k3": nil, // the project's: team@example.com
+	} {
+		if _, err := w.m.CreateService(ctx, w.admin, "p1", lifecycle.ServiceSpec{Name: name, TechEmails: tech}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := w.m.CreateUser(ctx, w.admin, "p1", name, fmt.Sprintf("%s-u%d", name, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w.clock.Set(w.clock.Now().Add(7 * day))
+	if res := w.sweep(); res.Renewed != 12 { // 3 services x (3 users + avnadmin)
+		t.Fatalf("sweep: %+v, want 12 renewed", res)
+	}
+	listed := map[string][]string{} // recipient -> services of the users listed to them
+	for _, n := range w.notifications(kcred.KindRenewed) {
+		var svcs []string
+		for _, svc := range []string{"k1", "k2", "k3"} {
+			c := 0
+			for i := range 3 {
+				if strings.Contains(n.Text, fmt.Sprintf("%s-u%d", svc, i)) {
+					c++
+				}
+			}
+			if c > 0 {
+				if c != 3 {
+					t.Errorf("notification to %v lists %d users of %s, want 3", n.Recipients, c, svc)
+				}
+				svcs = append(svcs, svc)
+			}
+		}
+		// Each service has avnadmin too; each user is listed once.
+		if want := fmt.Sprintf("] %d certificates", 4*len(svcs)); !strings.Contains(n.Subject, want) {
+			t.Errorf("notification to %v: subject %q, want %q", n.Recipients, n.Subject, want)
+		}
+		for _, r := range n.Recipients {
+			if _, dup := listed[r]; dup {
+				t.Errorf("%s got two messages", r)
+			}
+			listed[r] = svcs
+		}
+	}
+	want := map[string][]string{
+		"root@example.com": {"k1", "k2", "k3"},
+		"ops@example.com":  {"k1", "k2", "k3"},
+		"a@example.com":    {"k1", "k2"},
+		"b@example.com":    {"k2"},
+		"team@example.com": {"k3"},
+	}
+	if !reflect.DeepEqual(listed, want) {
+		t.Errorf("recipients and what they heard of:\n got %v\nwant %v", listed, want)
 	}
 }
 
