@@ -110,6 +110,8 @@ type Queries interface {
 
 	// CreateRenewal opens a renewal; ECONFLICT when the user already has an
 	// open one. This is what makes renewal exactly-once across replicas.
+	// ENOTFOUND when the user does not exist or either certificate is not
+	// one of the user's: a renewal's certificates go only with its user.
 	CreateRenewal(ctx context.Context, r *Renewal) error
 	// FindOpenRenewal returns the user's open renewal.
 	FindOpenRenewal(ctx context.Context, userID string) (*Renewal, error)
@@ -146,7 +148,8 @@ type RenewalQueries interface {
 	// user and naming it as NewCertID, each user at most once in a batch
 	// (EINVALID otherwise). ECONFLICT when a user whose certificate was
 	// written already has an open renewal, or the ID of a notice is taken;
-	// ENOTFOUND when a notice's project does not exist. On an error the
+	// ENOTFOUND when a notice's project does not exist or the old
+	// certificate of an entry written is not its user's. On an error the
 	// batch may be partly written: the transaction must be rolled back, as
 	// InTx does when fn returns it. Outside InTx it runs in a transaction of
 	// its own.

@@ -33,9 +33,21 @@ const (
 		SELECT count(*) FROM c`
 	sqlListCertificates = `SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = $1 ORDER BY c.generation DESC`
 
-	sqlCreateRenewal = `INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
-		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`
+	// Renewals have no foreign keys to certificates (migration 00003): the
+	// renewal is written only when both certificates are its user's, found
+	// by two index probes that lock nothing. The key to the user is still
+	// checked, and locks the user's row, so the certificates cannot be
+	// deleted (with the user) before the renewal commits.
+	sqlCreateRenewal = `WITH certs AS (
+			SELECT EXISTS (SELECT FROM certificates WHERE id = $3 AND user_id = $2)
+				AND EXISTS (SELECT FROM certificates WHERE id = $4 AND user_id = $2) AS found
+		), r AS (
+			INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time,
+				acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM certs WHERE found
+			ON CONFLICT DO NOTHING RETURNING 1
+		)
+		SELECT found, (SELECT count(*) FROM r) FROM certs`
 	// FOR UPDATE: a transaction that reads the open renewal decides on it
 	// (a sweep reminding or closing it, an acknowledgement); a concurrent
 	// one on another replica waits, then sees the result, so two sweeps
@@ -123,22 +135,22 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 
 // CreateRenewal implements kcred.Queries: the partial unique index on open
 // renewals makes the second one ECONFLICT, also when two transactions race
-// (the second waits for the first to commit). ENOTFOUND when the user or a
-// certificate does not exist.
+// (the second waits for the first to commit). ENOTFOUND when the user does
+// not exist or either certificate is not one of the user's.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 	prepareRenewal(r)
-	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
+	var found bool
+	var n int64
+	err := q.db.QueryRow(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
-		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
-	switch foreignKey(err) {
-	case "":
-	case "renewals_user_fk":
+		timeArg(r.ClosedAt), timeArg(r.NextActionAt)).Scan(&found, &n)
+	if foreignKey(err) != "" {
 		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-	default:
-		return kcred.Errorf(kcred.ENOTFOUND, "Certificate does not exist.")
-	}
-	if err != nil {
+	} else if err != nil {
 		return fail("create renewal", err, "")
+	}
+	if !found {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user or a certificate of the renewal does not exist.")
 	}
 	if n == 0 {
 		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")

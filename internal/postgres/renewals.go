@@ -22,8 +22,12 @@ const (
 	// sqlCreateCertificate, and for the certificates written (w) the
 	// renewals, notices and events, in the batch's order so that the seq
 	// of notices and events follows it. It returns the ordinal (from 1) of
-	// each entry written and how many renewals and notices were: fewer
-	// than the entries written is a conflict.
+	// each entry written, how many renewals and notices were (fewer than
+	// the entries written is a conflict) and how many of the entries
+	// written name an old certificate that is not their user's: renewals
+	// have no foreign keys to certificates (migration 00003), so this
+	// index probe per entry, which locks nothing, is what keeps their
+	// references from dangling. The new certificate is the one written.
 	//
 	// Its cost must grow with the batch, not with the users, whatever the
 	// statistics say: OFFSET 0 keeps EXISTS a probe of service_users' key
@@ -84,7 +88,10 @@ const (
 			SELECT event_id, event_time, actor, action, event_project, service, target, source, detail
 			FROM w ORDER BY ord
 		)
-		SELECT ord, (SELECT count(*) FROM r), (SELECT count(*) FROM n) FROM w`
+		SELECT ord, (SELECT count(*) FROM r), (SELECT count(*) FROM n),
+			(SELECT count(*) FROM w WHERE NOT EXISTS (SELECT FROM certificates o
+				WHERE o.id = w.old_cert_id AND o.user_id = w.user_id OFFSET 0))
+		FROM w`
 )
 
 // batcher is what sends a pgx.Batch: the pool and a transaction.
@@ -123,10 +130,10 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 		if err != nil {
 			return renewalsFail(err)
 		}
-		var done, renewals, notices int64
+		var done, renewals, notices, strays int64
 		for rows.Next() {
 			var ord int64
-			if err := rows.Scan(&ord, &renewals, &notices); err != nil {
+			if err := rows.Scan(&ord, &renewals, &notices, &strays); err != nil {
 				rows.Close()
 				return fail("create renewals", err, "")
 			}
@@ -141,6 +148,9 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 		// come only now.
 		if err := br.Close(); err != nil {
 			return renewalsFail(err)
+		}
+		if strays != 0 {
+			return kcred.Errorf(kcred.ENOTFOUND, "Old certificate of a renewal does not exist or is another user's.")
 		}
 		if renewals != done {
 			return kcred.Errorf(kcred.ECONFLICT, "A renewal of a service user of the batch is already open.")
@@ -157,7 +167,9 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 }
 
 // renewalsFail is fail for sqlCreateRenewals: the foreign keys its rows
-// violate are ENOTFOUND.
+// violate are ENOTFOUND. Only notices_project_fk should: the users are
+// locked and their rows skipped when missing, and renewals have no keys to
+// certificates.
 func renewalsFail(err error) error {
 	switch foreignKey(err) {
 	case "":
@@ -165,7 +177,7 @@ func renewalsFail(err error) error {
 	case "notices_project_fk":
 		return kcred.Errorf(kcred.ENOTFOUND, "Project of a notice does not exist.")
 	default:
-		return kcred.Errorf(kcred.ENOTFOUND, "Certificate of a renewal does not exist.")
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user of a renewal does not exist.")
 	}
 }
 

@@ -31,8 +31,9 @@ const (
 		ORDER BY c.renew_at`
 
 	// dueRenewalFrom joins the renewals r (a subquery) with the names and
-	// serials notices need. Renewals reference both certificates with NOT
-	// NULL foreign keys, so inner joins lose nothing.
+	// serials notices need. A renewal's certificates are its user's
+	// (checked when it is written) and go only with the user, which takes
+	// the renewal along, so inner joins lose nothing.
 	dueRenewalFrom = `SELECT ` + renewalCols + `, u.username, u.service_id, s.name, s.project,
 			oc.serial, nc.serial, nc.not_after
 		FROM (%s) r

@@ -27,9 +27,18 @@ var (
 	sqlListCertificates = stmt(`SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = ?
 		ORDER BY c.generation DESC`)
 
+	// Renewals have no foreign keys to certificates (migration 00003): the
+	// renewal is written only when both certificates are its user's, which
+	// sqlRenewalCerts tells apart from a conflict when nothing was written.
+	// (The WHERE also tells SQLite that ON CONFLICT is not a join's ON.)
 	sqlCreateRenewal = stmt(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
 		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+		WHERE EXISTS (SELECT 1 FROM certificates WHERE id = ?3 AND user_id = ?2)
+			AND EXISTS (SELECT 1 FROM certificates WHERE id = ?4 AND user_id = ?2)
+		ON CONFLICT DO NOTHING`)
+	sqlRenewalCerts = stmt(`SELECT EXISTS (SELECT 1 FROM certificates WHERE id = ?2 AND user_id = ?1)
+		AND EXISTS (SELECT 1 FROM certificates WHERE id = ?3 AND user_id = ?1)`)
 	sqlFindOpenRenewal = stmt(`SELECT ` + renewalCols + ` FROM renewals r WHERE r.user_id = ? AND r.closed_at IS NULL`)
 	// An open renewal without a next action is due at once (see
 	// UpdateRenewal); RETURNING gives the caller what was stored.
@@ -124,22 +133,31 @@ func (q queries) ListCertificates(ctx context.Context, userID string) ([]*kcred.
 }
 
 // CreateRenewal implements kcred.Queries: the partial unique index on open
-// renewals makes the second one ECONFLICT. ENOTFOUND when the user or a
-// certificate does not exist.
+// renewals makes the second one ECONFLICT. ENOTFOUND when the user does
+// not exist or either certificate is not one of the user's.
 func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 	prepareRenewal(r)
 	n, err := q.exec(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
 		timeArg(r.ClosedAt), timeArg(r.NextActionAt))
 	if isForeignKey(err) {
-		return kcred.Errorf(kcred.ENOTFOUND, "Service user or certificate does not exist.")
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user or a certificate of the renewal does not exist.")
 	} else if err != nil {
 		return fail("create renewal", err, "")
 	}
-	if n == 0 {
-		return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
+	if n == 1 {
+		return nil
 	}
-	return nil
+	// Nothing written: a conflict, or a certificate missing. Outside a
+	// transaction the user may go meanwhile, which is ENOTFOUND too.
+	var found bool
+	if err := q.read(ctx, sqlRenewalCerts).QueryRowContext(ctx, r.UserID, r.OldCertID, r.NewCertID).Scan(&found); err != nil {
+		return fail("create renewal", err, "")
+	}
+	if !found {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service user or a certificate of the renewal does not exist.")
+	}
+	return kcred.Errorf(kcred.ECONFLICT, "A renewal of the service user is already open.")
 }
 
 // prepareRenewal fills in what CreateRenewal defaults.

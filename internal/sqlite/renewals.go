@@ -49,13 +49,19 @@ func chunks(n int, fn func(lo, hi int) error) error {
 }
 
 var (
-	// sqlRenewalUsers returns the users of a JSON array of IDs that exist,
-	// with their newest generation: whether a new certificate is current is
-	// decided from it, so that the INSERT below reads nothing from the
-	// table it writes (SQLite would first copy its rows to a temporary
-	// table).
-	sqlRenewalUsers = wstmt(`SELECT u.id, coalesce((SELECT max(c.generation) FROM certificates c WHERE c.user_id = u.id), 0)
-		FROM service_users u WHERE u.id IN (SELECT value FROM json_each(?))`)
+	// sqlRenewalUsers returns the users of a JSON array of [user ID, old
+	// certificate ID] that exist, with their newest generation and whether
+	// the old certificate is theirs. Whether a new certificate is current
+	// is decided from the generation, so that the INSERT below reads
+	// nothing from the table it writes (SQLite would first copy its rows to
+	// a temporary table). Renewals have no foreign keys to certificates
+	// (migration 00003): the check of the old certificate, one seek of the
+	// certificates' primary key, keeps their references from dangling; the
+	// new certificate is the one the batch writes. CROSS JOIN keeps the
+	// array the outer loop: one seek of service_users per entry.
+	sqlRenewalUsers = wstmt(`SELECT u.id, coalesce((SELECT max(c.generation) FROM certificates c WHERE c.user_id = u.id), 0),
+			EXISTS (SELECT 1 FROM certificates o WHERE o.id = json_each.value ->> 1 AND o.user_id = u.id)
+		FROM json_each(?) CROSS JOIN service_users u ON u.id = json_each.value ->> 0`)
 	// RETURNING tells which rows were written; a user is in a batch once.
 	sqlCreateCertificates = newMultiRow(`INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
 		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current) VALUES `,
@@ -89,19 +95,19 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 		return written, nil
 	}
 	err = q.atomic(ctx, func(q queries) error {
-		newest, err := q.renewalUsers(ctx, users)
+		found, err := q.renewalUsers(ctx, users)
 		if err != nil {
 			return err
 		}
 		todo := make([]*kcred.RenewalWrite, 0, len(batch))
 		isCurrent := make(map[*kcred.Certificate]bool, len(batch))
 		for _, w := range batch {
-			gen, ok := newest[w.Certificate.UserID]
+			u, ok := found[w.Certificate.UserID]
 			if !ok {
 				continue // deleted meanwhile
 			}
 			todo = append(todo, w)
-			isCurrent[w.Certificate] = w.Certificate.Generation > gen
+			isCurrent[w.Certificate] = w.Certificate.Generation > u.newest
 		}
 		inserted, err := q.createCertificates(ctx, todo, isCurrent)
 		if err != nil {
@@ -112,6 +118,9 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 		var pairs [][2]any
 		for _, w := range todo {
 			if inserted[w.Certificate.UserID] {
+				if !found[w.Certificate.UserID].oldCert {
+					return kcred.Errorf(kcred.ENOTFOUND, "Old certificate of a renewal does not exist or is another user's.")
+				}
 				done = append(done, w)
 				if isCurrent[w.Certificate] {
 					pairs = append(pairs, [2]any{w.Certificate.UserID, w.Certificate.Generation})
@@ -142,10 +151,11 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 }
 
 // prepareRenewals checks a batch of CreateRenewals and fills in the
-// defaults of its records. It returns the users' IDs as a JSON array.
+// defaults of its records. It returns the users' IDs with their old
+// certificates' as a JSON array of pairs, the argument of sqlRenewalUsers.
 func prepareRenewals(batch []*kcred.RenewalWrite) (string, error) {
 	seen := make(map[string]bool, len(batch))
-	ids := make([]string, 0, len(batch))
+	ids := make([][2]string, 0, len(batch))
 	for i, w := range batch {
 		if w == nil || w.Certificate == nil || w.Renewal == nil || w.Notice == nil || w.Event == nil {
 			return "", kcred.Errorf(kcred.EINVALID, "Renewal %d of the batch lacks its certificate, renewal, notice or event.", i)
@@ -158,7 +168,7 @@ func prepareRenewals(batch []*kcred.RenewalWrite) (string, error) {
 			return "", kcred.Errorf(kcred.EINVALID, "A service user is renewed twice in one batch.")
 		}
 		seen[c.UserID] = true
-		ids = append(ids, c.UserID)
+		ids = append(ids, [2]string{c.UserID, r.OldCertID})
 	}
 	for _, w := range batch {
 		if err := prepareCertificate(w.Certificate); err != nil {
@@ -172,22 +182,28 @@ func prepareRenewals(batch []*kcred.RenewalWrite) (string, error) {
 	return string(b), err
 }
 
-// renewalUsers returns the newest generation of each user of the JSON array
-// ids that exists (0 for a user without certificate).
-func (q queries) renewalUsers(ctx context.Context, ids string) (map[string]int, error) {
+// renewalUser is what sqlRenewalUsers tells of a user of a batch.
+type renewalUser struct {
+	newest  int  // the newest generation, 0 for a user without certificate
+	oldCert bool // whether the renewal's old certificate is the user's
+}
+
+// renewalUsers returns the users of the JSON array ids (see
+// prepareRenewals) that exist.
+func (q queries) renewalUsers(ctx context.Context, ids string) (map[string]renewalUser, error) {
 	rows, err := q.write(ctx, sqlRenewalUsers).QueryContext(ctx, ids)
 	if err != nil {
 		return nil, fail("create renewals", err, "")
 	}
 	defer rows.Close()
-	out := map[string]int{}
+	out := map[string]renewalUser{}
 	for rows.Next() {
 		var id string
-		var gen int
-		if err := rows.Scan(&id, &gen); err != nil {
+		var u renewalUser
+		if err := rows.Scan(&id, &u.newest, &u.oldCert); err != nil {
 			return nil, fail("create renewals", err, "")
 		}
-		out[id] = gen
+		out[id] = u
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fail("create renewals", err, "")
@@ -241,8 +257,8 @@ func (q queries) createRenewalRows(ctx context.Context, done []*kcred.RenewalWri
 				timeArg(r.NextActionAt))
 		}
 		n, err := q.exec(ctx, sqlCreateRenewals[hi-lo], args...)
-		if isForeignKey(err) {
-			return kcred.Errorf(kcred.ENOTFOUND, "Certificate of a renewal does not exist.")
+		if isForeignKey(err) { // only user_id, whose users were read in this transaction
+			return kcred.Errorf(kcred.ENOTFOUND, "Service user of a renewal does not exist.")
 		} else if err != nil {
 			return fail("create renewals", err, "")
 		} else if n != int64(hi-lo) {

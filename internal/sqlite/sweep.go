@@ -9,7 +9,8 @@ import (
 )
 
 // dueRenewalFrom joins open renewals with the names and serials notices
-// need. Renewals reference both certificates with NOT NULL foreign keys, so
+// need. A renewal's certificates are its user's (checked when it is
+// written) and go only with the user, which takes the renewal along, so
 // inner joins lose nothing.
 const dueRenewalFrom = `SELECT ` + renewalCols + `, u.username, u.service_id, s.name, s.project,
 		oc.serial, nc.serial, nc.not_after

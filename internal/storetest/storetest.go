@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"CurrentGeneration", testCurrentGeneration},
 		{"RenewAt", testRenewAt},
 		{"CreateRenewals", testCreateRenewals},
+		{"RenewalCertificates", testRenewalCertificates},
 		{"ConcurrentGenerations", testConcurrentGenerations},
 		{"DueRenewals", testDueRenewals},
 		{"OpenRenewals", testOpenRenewals},

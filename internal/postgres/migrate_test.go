@@ -1,0 +1,218 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+
+	"github.com/kcred/kcred/internal/postgres/postgrestest"
+)
+
+// TestMigrationRenewalsWithoutCertKeys runs migration 00003 on a database
+// with renewals in it, both ways: the rows stay as they were, the keys to
+// certificates and the three indexes go (and come back on Down exactly as
+// 00001 made them), and deleting a service user still deletes its
+// certificates and renewals.
+func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
+	ctx := t.Context()
+	db, err := sql.Open("pgx", postgrestest.URL(t)) // a schema of its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() }) // before the schema is dropped
+	// The files go:embed embeds in the store.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, query, args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	migrate := func(fn func() ([]*goose.MigrationResult, error), want int64) {
+		t.Helper()
+		if _, err := fn(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := p.GetDBVersion(ctx); err != nil || v != want {
+			t.Fatalf("version %d, %v; want %d", v, err, want)
+		}
+	}
+
+	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 2) }, 2)
+	v2 := schema(t, db)
+	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01Z')`)
+	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
+		VALUES ('s', 'proj', 'kafka', 'kafka', '2026-01-01Z', '2026-01-01Z')`)
+	for _, u := range []string{"u1", "u2"} {
+		exec(`INSERT INTO service_users (id, service_id, username, type, sealed_password, create_time)
+			VALUES ($1, 's', $1, 'normal', '\x00', '2026-01-01Z')`, u)
+		for gen := 1; gen <= 2; gen++ {
+			exec(`INSERT INTO certificates (id, user_id, generation, serial, key_type, not_before, not_after, cert_pem,
+					sealed_key, reason, ca_generation, create_time, current, renew_at)
+				VALUES ($1, $2, $3, 'serial', 'ec-p256', '2026-01-01Z', '2026-12-31Z', 'pem', '\x00',
+					'create', 1, '2026-01-01Z', $3 = 2, '2026-10-01Z')`, fmt.Sprintf("%s-c%d", u, gen), u, gen)
+		}
+		// An open renewal with every column set, and a closed one.
+		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, acknowledged_at,
+				acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
+			VALUES ($1, $2, $3, $4, '2026-12-31Z', '2026-10-01Z', '2026-10-02Z',
+				'dev@example.com', 86400000000000, 2, NULL, '2026-12-30Z')`, u+"-open", u, u+"-c1", u+"-c2")
+		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, closed_at)
+			VALUES ($1, $2, $3, $4, '2026-06-30Z', '2026-04-01Z', '2026-06-30Z')`, u+"-closed", u, u+"-c1", u+"-c2")
+	}
+	rows := renewalRows(t, db)
+
+	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 3) }, 3)
+	v3 := schema(t, db)
+	equalLines(t, "renewals after Up", renewalRows(t, db), rows)
+	// 00003 takes exactly the two keys and three indexes from 00002's schema.
+	want := slices.DeleteFunc(slices.Clone(v2), func(line string) bool {
+		for _, gone := range []string{"renewals_old_cert_id", "renewals_new_cert_id", "renewals_open_old_not_after",
+			"renewals_old_cert_fk", "renewals_new_cert_fk"} {
+			if strings.Contains(line, gone) {
+				return true
+			}
+		}
+		return false
+	})
+	equalLines(t, "schema after Up", v3, want)
+	if len(v3) != len(v2)-5 {
+		t.Fatalf("Up removed %d lines of the schema, want 5", len(v2)-len(v3))
+	}
+	var indexes []string
+	for _, line := range v3 {
+		if name, ok := strings.CutPrefix(line, "index renewals "); ok {
+			indexes = append(indexes, strings.Fields(name)[0])
+		}
+	}
+	equalLines(t, "indexes of renewals", indexes,
+		[]string{"renewals_one_open", "renewals_open_next_action_at", "renewals_pkey", "renewals_user_id"})
+
+	deleteUser(t, db, "u1")
+	rows = renewalRows(t, db)
+
+	migrate(func() ([]*goose.MigrationResult, error) { return p.DownTo(ctx, 2) }, 2)
+	equalLines(t, "schema after Down", schema(t, db), v2)
+	equalLines(t, "renewals after Down", renewalRows(t, db), rows)
+
+	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 3) }, 3)
+	equalLines(t, "schema after Down and Up", schema(t, db), v3)
+	equalLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
+	deleteUser(t, db, "u2")
+}
+
+// deleteUser deletes a service user and checks that its certificates and
+// renewals went with it, and nothing else.
+func deleteUser(t *testing.T, db *sql.DB, id string) {
+	t.Helper()
+	count := func(query string, args ...any) (n int) {
+		t.Helper()
+		if err := db.QueryRowContext(t.Context(), query, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	certs, renewals := count(`SELECT count(*) FROM certificates`), count(`SELECT count(*) FROM renewals`)
+	mine := count(`SELECT count(*) FROM renewals WHERE user_id = $1`, id)
+	if _, err := db.ExecContext(t.Context(), `DELETE FROM service_users WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`SELECT count(*) FROM certificates WHERE user_id = $1`, id); n != 0 {
+		t.Errorf("%d certificates of the deleted user %s are left", n, id)
+	}
+	if n := count(`SELECT count(*) FROM renewals WHERE user_id = $1`, id); n != 0 {
+		t.Errorf("%d renewals of the deleted user %s are left", n, id)
+	}
+	if n := count(`SELECT count(*) FROM certificates`); n != certs-2 {
+		t.Errorf("deleting %s left %d of %d certificates, want %d", id, n, certs, certs-2)
+	}
+	if n := count(`SELECT count(*) FROM renewals`); mine != 2 || n != renewals-mine {
+		t.Errorf("deleting %s (%d renewals) left %d of %d renewals", id, mine, n, renewals)
+	}
+}
+
+// schema describes the tables of the current schema, one line each: their
+// columns, constraints and indexes as PostgreSQL prints them.
+func schema(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	var out []string
+	for _, r := range query(t, db, `SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, 'NULL')
+		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name NOT LIKE 'goose%'
+		ORDER BY table_name, ordinal_position`) {
+		out = append(out, fmt.Sprintf("column %s %v", r[0], r[1:]))
+	}
+	for _, r := range query(t, db, `SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+		FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+		WHERE t.relnamespace = current_schema()::regnamespace AND t.relname NOT LIKE 'goose%'
+		ORDER BY 1, 2`) {
+		out = append(out, fmt.Sprintf("constraint %s %s %s", r[0], r[1], r[2]))
+	}
+	for _, r := range query(t, db, `SELECT tablename, indexname, indexdef FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename NOT LIKE 'goose%' ORDER BY 1, 2`) {
+		out = append(out, fmt.Sprintf("index %s %s %s", r[0], r[1], r[2]))
+	}
+	return out
+}
+
+// renewalRows returns every row of renewals, every column as text.
+func renewalRows(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	var out []string
+	for _, r := range query(t, db, `SELECT r::text FROM renewals r ORDER BY id`) {
+		out = append(out, r[0])
+	}
+	return out
+}
+
+// query returns the rows of a query, each column as text (NULL as "NULL").
+func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = "NULL"
+			if v.Valid {
+				row[i] = v.String
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func equalLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
