@@ -131,7 +131,9 @@ type Queries interface {
 type RenewalQueries interface {
 	// ListRenewalCandidates lists the current certificates with
 	// RenewAt <= horizon whose user has no open renewal, soonest RenewAt
-	// first, at most limit, with their users. Its cost grows with the
+	// first, at most limit, with their users, without what a renewal does
+	// not need: the certificates' CertPEM and SealedKey and the users'
+	// SealedPassword are left empty. Its cost grows with the
 	// number returned, not with the number of users (an index on the
 	// current certificates' not_after).
 	ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*DueCertificate, error)

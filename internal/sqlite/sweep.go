@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kcred/kcred"
@@ -20,13 +21,18 @@ const dueRenewalFrom = `SELECT ` + renewalCols + `, u.username, u.service_id, s.
 	JOIN certificates oc ON oc.id = r.old_cert_id
 	JOIN certificates nc ON nc.id = r.new_cert_id`
 
+// candidateCols are userCols and certCols without the secrets and the PEM,
+// which a sweep does not need: reading them was half the cost of listing.
+var candidateCols = strings.NewReplacer("u.sealed_password", "NULL", "c.cert_pem", "NULL", "c.sealed_key", "NULL").
+	Replace(userCols + ", " + certCols)
+
 var (
 	// The partial index certificates_current_renew_at gives the due current
 	// certificates in order; the partial unique index renewals_one_open
 	// answers NOT EXISTS with one seek. Both conditions of the partial
 	// indexes (current = 1, closed_at IS NULL) must stay as they are written
 	// in the migration for SQLite to use them.
-	sqlListRenewalCandidates = stmt(`SELECT ` + userCols + `, ` + certCols + `, s.project, s.name
+	sqlListRenewalCandidates = stmt(`SELECT ` + candidateCols + `, s.project, s.name
 		FROM certificates c
 		JOIN service_users u ON u.id = c.user_id
 		JOIN services s ON s.id = u.service_id

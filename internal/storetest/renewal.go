@@ -10,10 +10,13 @@ import (
 	"github.com/kcred/kcred"
 )
 
-// due is what ListRenewalCandidates returns for c of u in sv.
+// due is what ListRenewalCandidates returns for c of u in sv: neither
+// secrets nor PEM.
 func due(sv *kcred.Service, u *kcred.ServiceUser, c *kcred.Certificate) *kcred.DueCertificate {
-	return &kcred.DueCertificate{Project: sv.Project, ServiceName: sv.Name,
+	d := &kcred.DueCertificate{Project: sv.Project, ServiceName: sv.Name,
 		Credentials: kcred.Credentials{User: *storedUser(*u), Current: *storedCert(*c)}}
+	d.User.SealedPassword, d.Current.CertPEM, d.Current.SealedKey = nil, "", nil
+	return d
 }
 
 func testRenewalCandidates(t *testing.T, s kcred.Store) {
