@@ -1,9 +1,7 @@
 package storetest
 
 import (
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/kcred/kcred"
 )
@@ -15,34 +13,15 @@ import (
 // certificate that the cascade from its user would not delete with it.
 func testRenewalCertificates(t *testing.T, s kcred.Store) {
 	ctx := t.Context()
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	must := func(what string, err error) { t.Helper(); noErr(t, what, err) }
-	must("CreateProject", s.CreateProject(ctx, &kcred.Project{Name: "proj", CreateTime: at}))
-	sv := &kcred.Service{ID: kcred.NewID(), Project: "proj", Name: "kafka", Type: kcred.ServiceTypeKafka,
-		CreateTime: at, UpdateTime: at}
-	must("CreateService", s.CreateService(ctx, sv))
-	user := func(name string) *kcred.ServiceUser {
-		u := &kcred.ServiceUser{ID: kcred.NewID(), ServiceID: sv.ID, Username: name, Type: kcred.UserTypeNormal,
-			SealedPassword: []byte{0}, CreateTime: at}
-		must("CreateServiceUser", s.CreateServiceUser(ctx, u))
-		return u
-	}
-	newCert := func(u *kcred.ServiceUser, gen int) *kcred.Certificate {
-		return &kcred.Certificate{ID: kcred.NewID(), UserID: u.ID, Generation: gen, Serial: fmt.Sprint(gen),
-			KeyType: kcred.KeyTypeECP256, NotBefore: at, NotAfter: at.AddDate(gen, 0, 0), CertPEM: "pem",
-			SealedKey: []byte{0}, Reason: kcred.ReasonCreate, CAGeneration: 1, CreateTime: at}
-	}
-	cert := func(u *kcred.ServiceUser, gen int) *kcred.Certificate {
-		c := newCert(u, gen)
-		must("CreateCertificate", s.CreateCertificate(ctx, c))
-		return c
-	}
+	fx := f{t, s}
+	fx.project("proj")
+	sv := fx.service("proj", "kafka")
+	ann, bob := fx.user(sv.ID, "ann"), fx.user(sv.ID, "bob")
+	a1, a2, b1 := fx.cert(ann.ID, 1), fx.cert(ann.ID, 2), fx.cert(bob.ID, 1)
 	renewal := func(userID, oldID, newID string) *kcred.Renewal {
 		return &kcred.Renewal{ID: kcred.NewID(), UserID: userID, OldCertID: oldID, NewCertID: newID,
-			OldNotAfter: at.AddDate(1, 0, 0), CreateTime: at}
+			OldNotAfter: a1.NotAfter, CreateTime: a2.CreateTime}
 	}
-	ann, bob := user("ann"), user("bob")
-	a1, a2, b1 := cert(ann, 1), cert(ann, 2), cert(bob, 1)
 
 	for _, tt := range []struct {
 		name string
@@ -58,40 +37,30 @@ func testRenewalCertificates(t *testing.T, s kcred.Store) {
 	}
 	_, err := s.FindOpenRenewal(ctx, ann.ID)
 	wantCode(t, "FindOpenRenewal after the refused renewals", err, kcred.ENOTFOUND)
-	must("CreateRenewal", s.CreateRenewal(ctx, renewal(ann.ID, a1.ID, a2.ID)))
+	fx.renewal(a1, a2)
 	// A conflict is still told apart from a missing certificate.
 	wantCode(t, "CreateRenewal while one is open", s.CreateRenewal(ctx, renewal(ann.ID, a1.ID, a2.ID)), kcred.ECONFLICT)
 
 	// CreateRenewals writes the new certificate itself; the old one must
 	// be the user's.
-	write := func(u *kcred.ServiceUser, oldID string) *kcred.RenewalWrite {
-		c := newCert(u, 2)
-		return &kcred.RenewalWrite{
-			Certificate: c,
-			Renewal:     renewal(u.ID, oldID, c.ID),
-			Notice: &kcred.Notice{ID: kcred.NewID(), Project: "proj", ServiceID: sv.ID, ServiceName: sv.Name,
-				UserID: u.ID, Username: u.Username, Kind: kcred.KindRenewed, CreateTime: at},
-			Event: &kcred.Event{ID: kcred.NewID(), Time: at, Actor: "kcred", Action: kcred.ActionRenewal,
-				Project: "proj", Service: sv.Name, Target: u.Username},
-		}
-	}
-	for name, oldID := range map[string]string{"MissingOld": kcred.NewID(), "OldOfAnotherUser": a1.ID} {
-		_, err := s.CreateRenewals(ctx, []*kcred.RenewalWrite{write(bob, oldID)})
+	r := rq(t, s)
+	for name, old := range map[string]*kcred.Certificate{"MissingOld": newCert(bob.ID, 1), "OldOfAnotherUser": a1} {
+		_, err := r.CreateRenewals(ctx, []*kcred.RenewalWrite{renewalWrite(sv, bob, old, 2)})
 		wantCode(t, "CreateRenewals, "+name, err, kcred.ENOTFOUND)
 		certs, err := s.ListCertificates(ctx, bob.ID)
-		must("ListCertificates", err)
+		noErr(t, "ListCertificates", err)
 		if len(certs) != 1 {
 			t.Fatalf("CreateRenewals, %s: bob has %d certificates, want the 1 he had", name, len(certs))
 		}
 	}
-	written, err := s.CreateRenewals(ctx, []*kcred.RenewalWrite{write(bob, b1.ID)})
-	must("CreateRenewals", err)
+	written, err := r.CreateRenewals(ctx, []*kcred.RenewalWrite{renewalWrite(sv, bob, b1, 2)})
+	noErr(t, "CreateRenewals", err)
 	if !written[0] {
 		t.Fatal("CreateRenewals did not write bob's renewal")
 	}
-	r, err := s.FindOpenRenewal(ctx, bob.ID)
-	must("FindOpenRenewal", err)
-	if r.OldCertID != b1.ID {
-		t.Fatalf("bob's renewal is from %s, want %s", r.OldCertID, b1.ID)
+	open, err := s.FindOpenRenewal(ctx, bob.ID)
+	noErr(t, "FindOpenRenewal", err)
+	if open.OldCertID != b1.ID {
+		t.Fatalf("bob's renewal is from %s, want %s", open.OldCertID, b1.ID)
 	}
 }
