@@ -32,12 +32,8 @@ type clientCert struct {
 // template returns c as x509.CreateCertificate takes it.
 func (c *clientCert) template(authorityKeyID []byte) *x509.Certificate {
 	return &x509.Certificate{
-		SerialNumber: c.Serial,
-		Subject: pkix.Name{
-			CommonName:         c.CommonName,
-			Organization:       []string{c.Organization},
-			OrganizationalUnit: []string{c.OrganizationalUnit},
-		},
+		SerialNumber:          c.Serial,
+		Subject:               c.subject(),
 		NotBefore:             c.NotBefore,
 		NotAfter:              c.NotAfter,
 		KeyUsage:              c.KeyUsage,
@@ -46,6 +42,15 @@ func (c *clientCert) template(authorityKeyID []byte) *x509.Certificate {
 		// CreateCertificate copies it from the parent anyway; setting it
 		// says so and keeps chain building working for CAs loaded without one.
 		AuthorityKeyId: authorityKeyID,
+	}
+}
+
+// subject returns the subject of c.
+func (c *clientCert) subject() pkix.Name {
+	return pkix.Name{
+		CommonName:         c.CommonName,
+		Organization:       []string{c.Organization},
+		OrganizationalUnit: []string{c.OrganizationalUnit},
 	}
 }
 

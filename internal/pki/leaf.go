@@ -97,7 +97,7 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 	}
 	return &Leaf{
 		DER: der, CertPEM: encodeCertificate(der), KeyPEM: keyPEM, Serial: serial.Text(16),
-		Subject: c.template(nil).Subject.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		Subject: c.subject().String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
 	}, nil
 }
 
