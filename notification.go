@@ -12,24 +12,23 @@ const (
 
 // Notice is one affected user in a notification to come: the outbox entry a
 // lifecycle transition writes in its own transaction. A later step gathers
-// the pending notices of a project into one digest per recipient and marks
-// them with the notification's ID, so a crash between the two loses nothing
-// and sends nothing twice.
+// the pending notices of a project into one digest per recipient and
+// deletes them in the notification's transaction, so a crash between the
+// two loses nothing and sends nothing twice. Every notice stored is pending.
 type Notice struct {
-	ID             string
-	Project        string
-	ServiceID      string
-	ServiceName    string
-	UserID         string
-	Username       string
-	Kind           string
-	OldSerial      string
-	NewSerial      string
-	OldNotAfter    time.Time
-	NewNotAfter    time.Time
-	Offset         time.Duration // the reminder offset, for reminders
-	CreateTime     time.Time
-	NotificationID string // "" while pending
+	ID          string
+	Project     string
+	ServiceID   string
+	ServiceName string
+	UserID      string
+	Username    string
+	Kind        string
+	OldSerial   string
+	NewSerial   string
+	OldNotAfter time.Time
+	NewNotAfter time.Time
+	Offset      time.Duration // the reminder offset, for reminders
+	CreateTime  time.Time
 }
 
 // Notification is one message: a digest of notices for a set of recipients

@@ -167,14 +167,15 @@ type RenewalQueries interface {
 	// OldNotAfter first.
 	ListOpenRenewals(ctx context.Context, project string) ([]*DueRenewal, error)
 
-	// CreateNotice adds a pending notice (NotificationID empty).
+	// CreateNotice adds a pending notice.
 	CreateNotice(ctx context.Context, n *Notice) error
-	// ListPendingNotices lists notices without a notification, oldest
-	// first, at most limit.
+	// ListPendingNotices lists the notices not yet digested, oldest first,
+	// at most limit.
 	ListPendingNotices(ctx context.Context, limit int) ([]*Notice, error)
-	// CreateNotification adds a notification with its Deliveries and sets
-	// NotificationID on the notices noticeIDs, which must be pending
-	// (ECONFLICT otherwise: another replica digested them first).
+	// CreateNotification adds a notification with its Deliveries and
+	// deletes the notices noticeIDs it digests, which must all be pending
+	// (ECONFLICT otherwise, and nothing is written: another replica
+	// digested them first).
 	CreateNotification(ctx context.Context, n *Notification, noticeIDs []string) error
 	// FindNotification returns a notification with its deliveries.
 	FindNotification(ctx context.Context, id string) (*Notification, error)

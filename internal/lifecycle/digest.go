@@ -14,8 +14,9 @@ import (
 // the recipient, and one webhook event with all of them. Recipients are the
 // project's admins and operators, plus each service's technical contacts
 // (the project's when the service has none). It returns the number of
-// notifications made. Notices, the notifications made of them and their
-// deliveries commit together, so nothing is lost or sent twice.
+// notifications made. The notifications and their deliveries are written,
+// and the notices they digest deleted, in one transaction, so nothing is
+// lost or sent twice.
 func (m *Manager) Digest(ctx context.Context) (int, error) {
 	made := 0
 	for {
@@ -156,7 +157,7 @@ func (m *Manager) digestProject(ctx context.Context, project string, notices []*
 			ids = append(ids, noticeIDs)
 		}
 		if _, ok := groups[allKey]; !ok {
-			// Nobody hears of everything: mark the notices through an
+			// Nobody hears of everything: digest the notices into an
 			// empty record so they are not digested again.
 			n, err := m.notification(project, kind, nil, all, true, nil)
 			if err != nil {

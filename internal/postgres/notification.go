@@ -12,7 +12,7 @@ import (
 
 const (
 	noticeCols = `id, project, service_id, service_name, user_id, username, kind, old_serial, new_serial,
-	old_not_after, new_not_after, offset_ns, create_time, coalesce(notification_id, '')`
+	old_not_after, new_not_after, offset_ns, create_time`
 	notificationCols = `n.id, n.project, n.kind, n.recipients, n.subject, n.text, n.html, n.payload, n.create_time`
 	// deliveryCols turn the NULLs of a left join without delivery into zero
 	// values (times: ntime scans NULL as zero).
@@ -23,17 +23,17 @@ const (
 	sqlCreateNotice = `INSERT INTO notices (id, project, service_id, service_name, user_id, username, kind,
 		old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
-	// The partial index notices_pending holds only pending notices, in order.
-	sqlListPendingNotices = `SELECT ` + noticeCols + ` FROM notices WHERE notification_id IS NULL
-		ORDER BY create_time, seq LIMIT $1`
-	// sqlMarkNotices marks the notices that are still pending. It locks them
-	// in the order of their IDs, so that two replicas digesting the same
-	// notices wait for each other instead of deadlocking; the one that
-	// waited finds them marked (READ COMMITTED rechecks a locked row's
-	// condition) and changes fewer rows than it was given.
-	sqlMarkNotices = `UPDATE notices SET notification_id = $1 WHERE seq IN (
-		SELECT seq FROM notices WHERE id = ANY($2) AND notification_id IS NULL ORDER BY id FOR UPDATE)`
-	sqlUnmarkNotices = `UPDATE notices SET notification_id = NULL WHERE id = ANY($1) AND notification_id = $2`
+	// Every notice is pending until a digest deletes it (migration 00004).
+	sqlListPendingNotices = `SELECT ` + noticeCols + ` FROM notices ORDER BY create_time, seq LIMIT $1`
+	// sqlDeleteNotices deletes the notices of an array of distinct IDs when
+	// all of them are there, and none otherwise: a digest takes all its
+	// notices or conflicts. It locks them first, in the order of their IDs,
+	// so that two replicas digesting the same notices wait for each other
+	// instead of deadlocking; the one that waited finds fewer (a locked row
+	// deleted meanwhile is skipped) and deletes none.
+	sqlDeleteNotices = `WITH pending AS (SELECT seq FROM notices WHERE id = ANY($1) ORDER BY id FOR UPDATE)
+		DELETE FROM notices WHERE seq IN (SELECT seq FROM pending)
+			AND (SELECT count(*) FROM pending) = cardinality($1::text[])`
 
 	sqlCreateNotification = `INSERT INTO notifications (id, project, kind, recipients, subject, text, html,
 		payload, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`
@@ -70,9 +70,8 @@ const (
 )
 
 // CreateNotice implements kcred.RenewalQueries. A notice without ID or
-// CreateTime gets a new ID and the current time; NotificationID is ignored
-// (a new notice is pending) and left empty. ENOTFOUND when the project does
-// not exist, ECONFLICT when the ID is taken.
+// CreateTime gets a new ID and the current time. ENOTFOUND when the project
+// does not exist, ECONFLICT when the ID is taken.
 func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
 	prepareNotice(n)
 	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
@@ -94,14 +93,12 @@ func prepareNotice(n *kcred.Notice) {
 	ensureID(&n.ID)
 	defaultNow(&n.CreateTime)
 	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
-	n.NotificationID = ""
 }
 
 func scanNotice(row pgx.Row) (*kcred.Notice, error) {
 	n := &kcred.Notice{}
 	err := row.Scan(&n.ID, &n.Project, &n.ServiceID, &n.ServiceName, &n.UserID, &n.Username, &n.Kind, &n.OldSerial,
-		&n.NewSerial, (*ntime)(&n.OldNotAfter), (*ntime)(&n.NewNotAfter), (*int64)(&n.Offset), (*ntime)(&n.CreateTime),
-		&n.NotificationID)
+		&n.NewSerial, (*ntime)(&n.OldNotAfter), (*ntime)(&n.NewNotAfter), (*int64)(&n.Offset), (*ntime)(&n.CreateTime))
 	return n, err
 }
 
@@ -137,33 +134,31 @@ func (q queries) CreateNotification(ctx context.Context, n *kcred.Notification, 
 		} else if c == 0 {
 			return kcred.Errorf(kcred.ECONFLICT, "Notification already exists.")
 		}
-		// From here a conflict undoes what was written, so that it leaves
-		// nothing behind in a transaction of the caller either.
+		// From here a conflict deletes the notification, whose deliveries
+		// go with it, so that it leaves nothing behind in a transaction of
+		// the caller either. The notices go last: once deleted they cannot
+		// be put back.
 		undo := func(conflict error) error {
-			if _, err := q.exec(ctx, sqlUnmarkNotices, ids, n.ID); err != nil {
-				return fail("create notification", err, "")
-			}
 			if _, err := q.exec(ctx, sqlDeleteNotification, n.ID); err != nil {
 				return fail("create notification", err, "")
 			}
 			return conflict
 		}
+		if len(n.Deliveries) > 0 {
+			c, err = q.exec(ctx, sqlCreateDeliveries, deliveryArrays(n.Deliveries)...)
+			if err != nil {
+				return fail("create notification", err, "")
+			} else if c != int64(len(n.Deliveries)) {
+				return undo(kcred.Errorf(kcred.ECONFLICT, "Delivery already exists."))
+			}
+		}
 		if len(ids) > 0 {
-			c, err := q.exec(ctx, sqlMarkNotices, n.ID, ids)
+			c, err := q.exec(ctx, sqlDeleteNotices, ids)
 			if err != nil {
 				return fail("create notification", err, "")
 			} else if c != int64(len(ids)) {
 				return undo(kcred.Errorf(kcred.ECONFLICT, "%s", errNoticesTaken))
 			}
-		}
-		if len(n.Deliveries) == 0 {
-			return nil
-		}
-		c, err = q.exec(ctx, sqlCreateDeliveries, deliveryArrays(n.Deliveries)...)
-		if err != nil {
-			return fail("create notification", err, "")
-		} else if c != int64(len(n.Deliveries)) {
-			return undo(kcred.Errorf(kcred.ECONFLICT, "Delivery already exists."))
 		}
 		return nil
 	})

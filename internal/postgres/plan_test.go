@@ -15,8 +15,8 @@ import (
 
 // TestSweepPlans checks that the sweep queries read their partial indexes
 // on a store big enough for PostgreSQL to prefer a sequential scan if it
-// could (20,000 users, 22,000 certificates, 20,000 digested notices and
-// delivered deliveries), with and without statistics, as custom plans (for
+// could (20,000 users, 22,000 certificates, 20,000 pending notices of which
+// the sweep reads 1,000, and 20,000 delivered deliveries), with and without statistics, as custom plans (for
 // the arguments) and as generic plans (what a prepared statement may run
 // after five executions).
 func TestSweepPlans(t *testing.T) {
@@ -25,8 +25,8 @@ func TestSweepPlans(t *testing.T) {
 	now := storetest.FillSweep(t, s, 20000, postgres.BulkInsert)
 	for _, q := range []string{
 		`INSERT INTO notifications (id, project, kind, create_time) VALUES ('n', 'sweep', 'renewed', now())`,
-		`INSERT INTO notices (id, project, kind, create_time, notification_id)
-			SELECT 'notice-' || g, 'sweep', 'renewed', now() - g * interval '1 minute', 'n' FROM generate_series(1, 20000) g`,
+		`INSERT INTO notices (id, project, kind, create_time)
+			SELECT 'notice-' || g, 'sweep', 'renewed', now() - g * interval '1 minute' FROM generate_series(1, 20000) g`,
 		`INSERT INTO deliveries (id, notification_id, project, channel, target, state, next_attempt, create_time)
 			SELECT 'delivery-' || g, 'n', 'sweep', 'email', g || '@example.com', 'delivered',
 				now() - g * interval '1 minute', now() FROM generate_series(1, 20000) g`,

@@ -18,40 +18,10 @@ import (
 // 00001 and 00002 made them), and deleting a service user still deletes
 // its certificates and renewals.
 func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
-	ctx := t.Context()
-	// The pool Open migrates with: foreign keys on, BEGIN IMMEDIATE.
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "kcred.db")+"?"+dsnParams+"&_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(query string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, query, args...); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-	}
-	migrate := func(fn func() ([]*goose.MigrationResult, error), want int64) {
-		t.Helper()
-		if _, err := fn(); err != nil {
-			t.Fatal(err)
-		}
-		if v, err := p.GetDBVersion(ctx); err != nil || v != want {
-			t.Fatalf("version %d, %v; want %d", v, err, want)
-		}
-		checkIntegrity(t, db)
-	}
+	m := openMigrations(t)
+	db, exec := m.db, m.exec
 
-	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 2) }, 2)
+	m.to(2)
 	v2 := schema(t, db)
 	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01T00:00:00.000000Z')`)
 	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
@@ -77,7 +47,7 @@ func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	}
 	rows := renewalRows(t, db)
 
-	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 3) }, 3)
+	m.to(3)
 	v3 := schema(t, db)
 	equalLines(t, "renewals after Up", renewalRows(t, db), rows)
 	// 00003 takes exactly the two keys and three indexes from 00002's schema.
@@ -106,11 +76,11 @@ func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	deleteUser(t, db, "u1")
 	rows = renewalRows(t, db)
 
-	migrate(func() ([]*goose.MigrationResult, error) { return p.DownTo(ctx, 2) }, 2)
+	m.to(2)
 	equalLines(t, "schema after Down", schema(t, db), v2)
 	equalLines(t, "renewals after Down", renewalRows(t, db), rows)
 
-	migrate(func() ([]*goose.MigrationResult, error) { return p.UpTo(ctx, 3) }, 3)
+	m.to(3)
 	equalLines(t, "schema after Down and Up", schema(t, db), v3)
 	equalLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
 	deleteUser(t, db, "u2")
@@ -238,5 +208,120 @@ func equalLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Fatalf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestMigrationDigestedNoticesDeleted runs migration 00004 on a database
+// with a pending and a digested notice, both ways: Up deletes the digested
+// one (dropping the column would make it pending again) and keeps the
+// other as it was, drops notification_id and the condition of
+// notices_pending, and nothing else; Down brings back 00003's schema.
+func TestMigrationDigestedNoticesDeleted(t *testing.T) {
+	m := openMigrations(t)
+	db, exec := m.db, m.exec
+	notices := func() []string {
+		t.Helper()
+		var out []string
+		for _, r := range query(t, db, `SELECT seq, id, project, service_id, service_name, user_id, username, kind,
+				old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time FROM notices ORDER BY seq`) {
+			out = append(out, strings.Join(r, " | "))
+		}
+		return out
+	}
+
+	m.to(3)
+	v3 := schema(t, db)
+	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01T00:00:00.000000Z')`)
+	exec(`INSERT INTO notifications (id, project, kind, create_time) VALUES ('n1', 'proj', 'renewed', '2026-10-01T00:00:00.000000Z')`)
+	for _, n := range []struct{ id, notification any }{{"digested", "n1"}, {"pending", nil}} {
+		exec(`INSERT INTO notices (id, project, service_id, service_name, user_id, username, kind, old_serial, new_serial,
+				old_not_after, new_not_after, offset_ns, create_time, notification_id)
+			VALUES (?1, 'proj', 's', 'kafka', 'u', ?1, 'reminder', '01', '02', '2026-12-31T00:00:00.000000Z',
+				'2028-12-31T00:00:00.000000Z', 86400000000000, '2026-10-01T00:00:00.000000Z', ?2)`, n.id, n.notification)
+	}
+	pending := notices()[1:]
+
+	m.to(4)
+	v4 := schema(t, db)
+	equalLines(t, "notices after Up", notices(), pending)
+	var want []string
+	for _, line := range v3 {
+		switch {
+		case strings.HasPrefix(line, "column notices [notification_id "):
+		case strings.HasPrefix(line, "index notices notices_pending "):
+			want = append(want, "index notices notices_pending CREATE INDEX notices_pending ON notices (create_time, seq)")
+		default:
+			want = append(want, line)
+		}
+	}
+	equalLines(t, "schema after Up", v4, want)
+	if n := query(t, db, `SELECT count(*) FROM notifications`); n[0][0] != "1" {
+		t.Fatalf("Up left %s notifications, want the one there was", n[0][0])
+	}
+
+	m.to(3)
+	equalLines(t, "schema after Down", schema(t, db), v3)
+	equalLines(t, "notices after Down", notices(), pending)
+	if r := query(t, db, `SELECT count(*) FROM notices WHERE notification_id IS NULL`); r[0][0] != "1" {
+		t.Fatalf("after Down %s notices are pending, want 1", r[0][0])
+	}
+
+	m.to(4)
+	equalLines(t, "schema after Down and Up", schema(t, db), v4)
+	equalLines(t, "notices after Down and Up", notices(), pending)
+}
+
+// migration is a database being migrated step by step, and what tests do
+// to it.
+type migration struct {
+	t  *testing.T
+	db *sql.DB
+	p  *goose.Provider
+}
+
+// openMigrations opens a new database with the pool Open migrates with
+// (foreign keys on, BEGIN IMMEDIATE) and no migration applied.
+func openMigrations(t *testing.T) *migration {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "kcred.db")+"?"+dsnParams+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &migration{t, db, p}
+}
+
+// to migrates up or down to version and checks the file's integrity.
+func (m *migration) to(version int64) {
+	m.t.Helper()
+	ctx := m.t.Context()
+	v, err := m.p.GetDBVersion(ctx)
+	if err == nil && v < version {
+		_, err = m.p.UpTo(ctx, version)
+	} else if err == nil && v > version {
+		_, err = m.p.DownTo(ctx, version)
+	}
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if v, err := m.p.GetDBVersion(ctx); err != nil || v != version {
+		m.t.Fatalf("version %d, %v; want %d", v, err, version)
+	}
+	checkIntegrity(m.t, m.db)
+}
+
+func (m *migration) exec(query string, args ...any) {
+	m.t.Helper()
+	if _, err := m.db.ExecContext(m.t.Context(), query, args...); err != nil {
+		m.t.Fatalf("%s: %v", query, err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 const (
 	noticeCols = `id, project, service_id, service_name, user_id, username, kind, old_serial, new_serial,
-	old_not_after, new_not_after, offset_ns, create_time, notification_id`
+	old_not_after, new_not_after, offset_ns, create_time`
 	notificationCols = `n.id, n.project, n.kind, n.recipients, n.subject, n.text, n.html, n.payload, n.create_time`
 	deliveryCols     = `d.id, d.notification_id, d.project, d.channel, d.target, d.state, d.attempts, d.next_attempt,
 	d.last_error, d.delivered_at, d.create_time`
@@ -22,16 +22,15 @@ const (
 
 var (
 	sqlCreateNotice = stmt(`INSERT INTO notices (` + noticeCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING`)
-	// The partial index notices_pending holds only pending notices, in order.
-	sqlListPendingNotices = stmt(`SELECT ` + noticeCols + ` FROM notices WHERE notification_id IS NULL
-		ORDER BY create_time, seq LIMIT ?`)
-	// The notice IDs come as one JSON array, so that one prepared statement
-	// marks any number of them, each by a seek on the unique index of id.
-	sqlMarkNotices = stmt(`UPDATE notices SET notification_id = ?
-		WHERE id IN (SELECT value FROM json_each(?)) AND notification_id IS NULL`)
-	sqlUnmarkNotices = stmt(`UPDATE notices SET notification_id = NULL
-		WHERE id IN (SELECT value FROM json_each(?)) AND notification_id = ?`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	// Every notice is pending until a digest deletes it (migration 00004).
+	sqlListPendingNotices = stmt(`SELECT ` + noticeCols + ` FROM notices ORDER BY create_time, seq LIMIT ?`)
+	// sqlDeleteNotices deletes the notices of a JSON array of distinct IDs
+	// when all of them are there, and none otherwise: a digest takes all
+	// its notices or conflicts. One prepared statement takes any number of
+	// IDs, each a seek on the unique index of id (two: count, delete).
+	sqlDeleteNotices = stmt(`DELETE FROM notices WHERE id IN (SELECT value FROM json_each(?1))
+		AND (SELECT count(*) FROM notices WHERE id IN (SELECT value FROM json_each(?1))) = json_array_length(?1)`)
 
 	sqlCreateNotification = stmt(`INSERT INTO notifications (id, project, kind, recipients, subject, text, html,
 		payload, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
@@ -62,9 +61,8 @@ var (
 )
 
 // CreateNotice implements kcred.RenewalQueries. A notice without ID or
-// CreateTime gets a new ID and the current time; NotificationID is ignored
-// (a new notice is pending) and left empty. ENOTFOUND when the project does
-// not exist, ECONFLICT when the ID is taken.
+// CreateTime gets a new ID and the current time. ENOTFOUND when the project
+// does not exist, ECONFLICT when the ID is taken.
 func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
 	prepareNotice(n)
 	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
@@ -86,7 +84,6 @@ func prepareNotice(n *kcred.Notice) {
 	ensureID(&n.ID)
 	defaultNow(&n.CreateTime)
 	norm(&n.OldNotAfter, &n.NewNotAfter, &n.CreateTime)
-	n.NotificationID = ""
 }
 
 // ListPendingNotices implements kcred.RenewalQueries. A limit of 0 or less
@@ -102,7 +99,7 @@ func (q queries) ListPendingNotices(ctx context.Context, limit int) ([]*kcred.No
 		n := &kcred.Notice{}
 		if err := rows.Scan(&n.ID, &n.Project, &n.ServiceID, &n.ServiceName, &n.UserID, &n.Username, &n.Kind,
 			&n.OldSerial, &n.NewSerial, (*ntime)(&n.OldNotAfter), (*ntime)(&n.NewNotAfter), (*nint64)(&n.Offset),
-			(*ntime)(&n.CreateTime), (*nstr)(&n.NotificationID)); err != nil {
+			(*ntime)(&n.CreateTime)); err != nil {
 			return nil, fail("list pending notices", err, "")
 		}
 		out = append(out, n)
@@ -147,24 +144,15 @@ func (q queries) CreateNotification(ctx context.Context, n *kcred.Notification, 
 		} else if c == 0 {
 			return kcred.Errorf(kcred.ECONFLICT, "Notification already exists.")
 		}
-		// From here a conflict undoes what was written, so that it leaves
-		// nothing behind in a transaction of the caller either.
+		// From here a conflict deletes the notification, whose deliveries
+		// go with it, so that it leaves nothing behind in a transaction of
+		// the caller either. The notices go last: once deleted they cannot
+		// be put back.
 		undo := func(conflict error) error {
-			if _, err := q.exec(ctx, sqlUnmarkNotices, ids, n.ID); err != nil {
-				return fail("create notification", err, "")
-			}
 			if _, err := q.exec(ctx, sqlDeleteNotification, n.ID); err != nil {
 				return fail("create notification", err, "")
 			}
 			return conflict
-		}
-		if len(pending) > 0 {
-			c, err := q.exec(ctx, sqlMarkNotices, n.ID, ids)
-			if err != nil {
-				return fail("create notification", err, "")
-			} else if c != int64(len(pending)) {
-				return undo(kcred.Errorf(kcred.ECONFLICT, errNoticesTaken))
-			}
 		}
 		for _, d := range n.Deliveries {
 			c, err := q.exec(ctx, sqlCreateDelivery, d.ID, d.NotificationID, d.Project, d.Channel, d.Target, d.State,
@@ -173,6 +161,14 @@ func (q queries) CreateNotification(ctx context.Context, n *kcred.Notification, 
 				return fail("create notification", err, "")
 			} else if c == 0 {
 				return undo(kcred.Errorf(kcred.ECONFLICT, "Delivery already exists."))
+			}
+		}
+		if len(pending) > 0 {
+			c, err := q.exec(ctx, sqlDeleteNotices, ids)
+			if err != nil {
+				return fail("create notification", err, "")
+			} else if c != int64(len(pending)) {
+				return undo(kcred.Errorf(kcred.ECONFLICT, errNoticesTaken))
 			}
 		}
 		return nil

@@ -75,7 +75,7 @@ var (
 		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING`)
 	sqlCreateNotices = newMultiRow(`INSERT INTO notices (`+noticeCols+`) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`, ` ON CONFLICT DO NOTHING`)
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING`)
 	sqlCreateEvents = newMultiRow(`INSERT INTO events (id, time, actor, action, project, service, target, source, detail) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`, ``)
 )

@@ -121,10 +121,10 @@ func testNotices(t *testing.T, s kcred.Store) {
 	})
 
 	t.Run("Defaults", func(t *testing.T) {
-		// No ID, no time: given. A NotificationID is ignored: new notices are pending.
-		n := &kcred.Notice{Project: "proj", Kind: kcred.KindRenewed, Username: "dave", NotificationID: "x"}
+		// No ID, no time: given.
+		n := &kcred.Notice{Project: "proj", Kind: kcred.KindRenewed, Username: "dave"}
 		noErr(t, "CreateNotice", r.CreateNotice(ctx, n))
-		if n.ID == "" || n.CreateTime.IsZero() || n.NotificationID != "" {
+		if n.ID == "" || n.CreateTime.IsZero() {
 			t.Fatalf("CreateNotice without ID and time = %s", show(n))
 		}
 		got, err := r.ListPendingNotices(ctx, 100)
