@@ -84,7 +84,8 @@ func (ca *CA) signClient(c *clientCert, pub crypto.PublicKey) ([]byte, error) {
 	if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
 		return nil, errors.New("pki: sign certificate: the signature does not verify")
 	}
-	var b cryptobyte.Builder
+	// Sized up front: a builder that grows copies what it holds.
+	b := cryptobyte.NewBuilder(make([]byte, 0, len(tbs)+len(sig)+32))
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddBytes(tbs)
 		addAlgorithm(b, oidSignatureECDSAWithSHA256)
@@ -122,7 +123,8 @@ func (ca *CA) clientTBS(c *clientCert, pub crypto.PublicKey) ([]byte, error) {
 			return nil, errors.New("pki: subject attribute is not valid UTF-8")
 		}
 	}
-	var b cryptobyte.Builder
+	// A client certificate's TBSCertificate is some 400 bytes.
+	b := cryptobyte.NewBuilder(make([]byte, 0, 512+len(c.CommonName)+len(c.Organization)+len(c.OrganizationalUnit)+len(spki)))
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(asn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 			b.AddASN1Int64(2) // v3

@@ -84,7 +84,7 @@ func marshalPKCS8(k crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b cryptobyte.Builder
+	b := cryptobyte.NewBuilder(make([]byte, 0, 144))       // 138 bytes
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // PrivateKeyInfo (RFC 5208)
 		b.AddASN1Int64(0)
 		addP256Algorithm(b)
@@ -112,7 +112,7 @@ func marshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b cryptobyte.Builder
+	b := cryptobyte.NewBuilder(make([]byte, 0, 96))        // 91 bytes
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SubjectPublicKeyInfo (RFC 5280)
 		addP256Algorithm(b)
 		b.AddASN1BitString(pub)
