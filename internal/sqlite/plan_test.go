@@ -37,6 +37,7 @@ func TestQueryPlans(t *testing.T) {
 		"ListDueRenewals":       sqlListDueRenewals,
 		"ListOpenRenewals":      sqlListOpenRenewals,
 		"ListPendingNotices":    sqlListPendingNotices,
+		"CountNotices":          sqlCountNotices,
 		"DeleteNotices":         sqlDeleteNotices,
 		"FindNotification":      sqlFindNotification,
 		"ListNotifications":     sqlListNotifications,

@@ -259,6 +259,42 @@ func testNotifications(t *testing.T, s kcred.Store) {
 	})
 }
 
+// testNotificationManyNotices digests more notices than a store's statement
+// may take at once (SQLite's take 1,000): all of them, or none when one is
+// no longer pending, wherever it falls.
+func testNotificationManyNotices(t *testing.T, s kcred.Store) {
+	ctx := t.Context()
+	r := rq(t, s)
+	f{t, s}.project("proj")
+	var ids []string
+	noErr(t, "InTx", s.InTx(ctx, func(q kcred.Queries) error {
+		for i := range 2100 {
+			ids = append(ids, f{t, q}.notice("proj", fmt.Sprintf("user-%d", i), base.Add(time.Duration(i)*time.Second)).ID)
+		}
+		return nil
+	}))
+	pending := func() int {
+		t.Helper()
+		list, err := r.ListPendingNotices(ctx, 0)
+		noErr(t, "ListPendingNotices", err)
+		return len(list)
+	}
+	// The last notice is digested first: the digest of all of them
+	// conflicts and deletes none.
+	noErr(t, "CreateNotification", r.CreateNotification(ctx, newNotification("proj", base), ids[len(ids)-1:]))
+	n := newNotification("proj", base)
+	wantCode(t, "CreateNotification with a digested notice last", r.CreateNotification(ctx, n, ids), kcred.ECONFLICT)
+	if got := pending(); got != len(ids)-1 {
+		t.Fatalf("%d notices pending after the conflict, want %d", got, len(ids)-1)
+	}
+	_, err := r.FindNotification(ctx, n.ID)
+	wantCode(t, "FindNotification of the conflicting notification", err, kcred.ENOTFOUND)
+	noErr(t, "CreateNotification", r.CreateNotification(ctx, newNotification("proj", base), ids[:len(ids)-1]))
+	if got := pending(); got != 0 {
+		t.Fatalf("%d notices pending after digesting them all, want 0", got)
+	}
+}
+
 // testNotificationConflictInTx checks that a conflict of CreateNotification
 // inside InTx leaves nothing behind and the transaction usable: a digest
 // step may skip the conflicting batch and go on.

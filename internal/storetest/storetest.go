@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"Notices", testNotices},
 		{"Notifications", testNotifications},
 		{"NotificationConflictInTx", testNotificationConflictInTx},
+		{"NotificationManyNotices", testNotificationManyNotices},
 		{"Deliveries", testDeliveries},
 		{"Webhooks", testWebhooks},
 		{"DeleteProjectCascades", testDeleteProject},
