@@ -37,6 +37,7 @@ type Store struct {
 
 	wdb, rdb *sql.DB
 	wst, rst []*sql.Stmt // prepared statements by statement number
+	group    txGroup     // the transactions waiting for wdb
 }
 
 var _ kcred.Store = (*Store)(nil)
@@ -146,33 +147,13 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) WriteDB() *sql.DB { return s.wdb }
 
 // InTx implements kcred.Store. It runs fn in a BEGIN IMMEDIATE transaction on
-// the write connection. fn must use q, not s: a write through s would wait
-// for the connection fn's transaction holds. A panic in fn rolls back and
-// propagates.
+// the write connection, committed together with the transactions waiting
+// beside it (see txGroup): fn must not assume it is alone in the SQLite
+// transaction, only that its own work commits or rolls back whole. fn must
+// use q, not s: a write through s would wait for the connection fn's
+// transaction holds. A panic in fn rolls back fn's work and propagates.
 func (s *Store) InTx(ctx context.Context, fn func(q kcred.Queries) error) error {
 	return s.inTx(ctx, func(q queries) error { return fn(q) })
-}
-
-// inTx is InTx with the package's own queries.
-func (s *Store) inTx(ctx context.Context, fn func(q queries) error) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tx.Rollback()
-		}
-	}()
-	if err := fn(queries{s: s, tx: tx}); err != nil {
-		return err
-	}
-	committed = true
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
 }
 
 // Ping implements kcred.Store: both pools must answer.
