@@ -15,8 +15,11 @@ const (
 	r.acknowledged_at, r.acknowledged_by, r.last_reminder_ns, r.reminders_sent, r.closed_at, r.next_action_at`
 
 	// sqlLockUser makes CreateCertificates of one user wait for each other
-	// (FOR NO KEY UPDATE lets foreign key checks through), so that the next
-	// statement's snapshot sees every generation committed before it.
+	// (FOR NO KEY UPDATE lets readers and key locks through), so that the
+	// next statement's snapshot sees every generation committed before it.
+	// It also keeps the user from being deleted before the certificate
+	// commits: certificates have no foreign key (migration 00005), and the
+	// user's delete deletes them.
 	sqlLockUser = `SELECT FROM service_users WHERE id = $1 FOR NO KEY UPDATE`
 	// The new certificate is current unless the user has a newer one; then
 	// the older ones stop being current, in the same statement.
@@ -33,13 +36,16 @@ const (
 		SELECT count(*) FROM c`
 	sqlListCertificates = `SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = $1 ORDER BY c.generation DESC`
 
-	// Renewals have no foreign keys to certificates (migration 00003): the
-	// renewal is written only when both certificates are its user's, found
-	// by two index probes that lock nothing. The key to the user is still
-	// checked, and locks the user's row, so the certificates cannot be
-	// deleted (with the user) before the renewal commits.
-	sqlCreateRenewal = `WITH certs AS (
-			SELECT EXISTS (SELECT FROM certificates WHERE id = $3 AND user_id = $2)
+	// Renewals have no foreign keys (migrations 00003 and 00005): the
+	// renewal is written only when its user exists and both certificates
+	// are the user's. The user's row is locked as a key would lock it, so
+	// that the user cannot be deleted before the renewal commits; its
+	// delete then deletes the renewal (the trigger of 00005).
+	sqlCreateRenewal = `WITH u AS (
+			SELECT FROM service_users WHERE id = $2 FOR KEY SHARE
+		), certs AS (
+			SELECT EXISTS (SELECT FROM u)
+				AND EXISTS (SELECT FROM certificates WHERE id = $3 AND user_id = $2)
 				AND EXISTS (SELECT FROM certificates WHERE id = $4 AND user_id = $2) AS found
 		), r AS (
 			INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time,
@@ -98,9 +104,7 @@ func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) er
 		err := q.db.QueryRow(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial, c.Subject,
 			string(c.KeyType), timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason,
 			c.CAGeneration, timeArg(c.CreateTime), timeArg(c.RenewAt)).Scan(&n)
-		if foreignKey(err) != "" {
-			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-		} else if err != nil {
+		if err != nil {
 			return fail("create certificate", err, "")
 		}
 		if n == 0 {
@@ -144,9 +148,7 @@ func (q queries) CreateRenewal(ctx context.Context, r *kcred.Renewal) error {
 	err := q.db.QueryRow(ctx, sqlCreateRenewal, r.ID, r.UserID, r.OldCertID, r.NewCertID, timeArg(r.OldNotAfter),
 		timeArg(r.CreateTime), timeArg(r.AcknowledgedAt), r.AcknowledgedBy, int64(r.LastReminder), r.RemindersSent,
 		timeArg(r.ClosedAt), timeArg(r.NextActionAt)).Scan(&found, &n)
-	if foreignKey(err) != "" {
-		return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-	} else if err != nil {
+	if err != nil {
 		return fail("create renewal", err, "")
 	}
 	if !found {

@@ -21,30 +21,11 @@ import (
 // certificates and renewals.
 func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	m := openMigrations(t)
-	db, exec := m.db, m.exec
+	db := m.db
 
 	m.to(2)
 	v2 := schema(t, db)
-	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01Z')`)
-	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
-		VALUES ('s', 'proj', 'kafka', 'kafka', '2026-01-01Z', '2026-01-01Z')`)
-	for _, u := range []string{"u1", "u2"} {
-		exec(`INSERT INTO service_users (id, service_id, username, type, sealed_password, create_time)
-			VALUES ($1, 's', $1, 'normal', '\x00', '2026-01-01Z')`, u)
-		for gen := 1; gen <= 2; gen++ {
-			exec(`INSERT INTO certificates (id, user_id, generation, serial, key_type, not_before, not_after, cert_pem,
-					sealed_key, reason, ca_generation, create_time, current, renew_at)
-				VALUES ($1, $2, $3, 'serial', 'ec-p256', '2026-01-01Z', '2026-12-31Z', 'pem', '\x00',
-					'create', 1, '2026-01-01Z', $3 = 2, '2026-10-01Z')`, fmt.Sprintf("%s-c%d", u, gen), u, gen)
-		}
-		// An open renewal with every column set, and a closed one.
-		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, acknowledged_at,
-				acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
-			VALUES ($1, $2, $3, $4, '2026-12-31Z', '2026-10-01Z', '2026-10-02Z',
-				'dev@example.com', 86400000000000, 2, NULL, '2026-12-30Z')`, u+"-open", u, u+"-c1", u+"-c2")
-		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, closed_at)
-			VALUES ($1, $2, $3, $4, '2026-06-30Z', '2026-04-01Z', '2026-06-30Z')`, u+"-closed", u, u+"-c1", u+"-c2")
-	}
+	fillRenewals(m)
 	rows := renewalRows(t, db)
 
 	m.to(3)
@@ -194,6 +175,78 @@ func (m *migration) exec(query string, args ...any) {
 	if _, err := m.db.ExecContext(m.t.Context(), query, args...); err != nil {
 		m.t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// fillRenewals adds project proj with service s and users u1 and u2, each
+// with two generations, an open renewal with every column set and a closed
+// one.
+func fillRenewals(m *migration) {
+	m.t.Helper()
+	exec := m.exec
+	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01Z')`)
+	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
+		VALUES ('s', 'proj', 'kafka', 'kafka', '2026-01-01Z', '2026-01-01Z')`)
+	for _, u := range []string{"u1", "u2"} {
+		exec(`INSERT INTO service_users (id, service_id, username, type, sealed_password, create_time)
+			VALUES ($1, 's', $1, 'normal', '\x00', '2026-01-01Z')`, u)
+		for gen := 1; gen <= 2; gen++ {
+			exec(`INSERT INTO certificates (id, user_id, generation, serial, key_type, not_before, not_after, cert_pem,
+					sealed_key, reason, ca_generation, create_time, current, renew_at)
+				VALUES ($1, $2, $3, 'serial', 'ec-p256', '2026-01-01Z', '2026-12-31Z', 'pem', '\x00',
+					'create', 1, '2026-01-01Z', $3 = 2, '2026-10-01Z')`, fmt.Sprintf("%s-c%d", u, gen), u, gen)
+		}
+		// An open renewal with every column set, and a closed one.
+		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, acknowledged_at,
+				acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at)
+			VALUES ($1, $2, $3, $4, '2026-12-31Z', '2026-10-01Z', '2026-10-02Z',
+				'dev@example.com', 86400000000000, 2, NULL, '2026-12-30Z')`, u+"-open", u, u+"-c1", u+"-c2")
+		exec(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after, create_time, closed_at)
+			VALUES ($1, $2, $3, $4, '2026-06-30Z', '2026-04-01Z', '2026-06-30Z')`, u+"-closed", u, u+"-c1", u+"-c2")
+	}
+}
+
+// TestMigrationParentKeysAsTriggers runs migration 00005 both ways: the
+// keys of certificates and renewals to their user and of notices to their
+// project go, and nothing else of the schema; deleting a user still deletes
+// its certificates and renewals, and deleting a project its notices and,
+// through the cascade to its services and users, theirs; Down restores
+// 00004's schema.
+func TestMigrationParentKeysAsTriggers(t *testing.T) {
+	m := openMigrations(t)
+	db := m.db
+	count := func(table string) string { return query(t, db, "SELECT count(*) FROM "+table)[0][0] }
+
+	m.to(4)
+	v4 := schema(t, db)
+	m.to(5)
+	v5 := schema(t, db)
+	want := slices.DeleteFunc(slices.Clone(v4), func(line string) bool {
+		for _, gone := range []string{"certificates_user_fk", "renewals_user_fk", "notices_project_fk"} {
+			if strings.Contains(line, gone) {
+				return true
+			}
+		}
+		return false
+	})
+	equalLines(t, "schema after Up", v5, want)
+	if len(v5) != len(v4)-3 {
+		t.Fatalf("Up removed %d lines of the schema, want 3", len(v4)-len(v5))
+	}
+
+	fillRenewals(m)
+	m.exec(`INSERT INTO notices (id, project, kind, create_time) VALUES ('n', 'proj', 'renewed', '2026-10-01Z')`)
+	deleteUser(t, db, "u1")
+	m.exec(`DELETE FROM projects WHERE name = 'proj'`)
+	for _, table := range []string{"service_users", "certificates", "renewals", "notices"} {
+		if n := count(table); n != "0" {
+			t.Errorf("deleting the project left %s rows in %s", n, table)
+		}
+	}
+
+	m.to(4)
+	equalLines(t, "schema after Down", schema(t, db), v4)
+	m.to(5)
+	equalLines(t, "schema after Down and Up", schema(t, db), v5)
 }
 
 // deleteUser deletes a service user and checks that its certificates and

@@ -20,9 +20,19 @@ const (
 	coalesce(d.channel, ''), coalesce(d.target, ''), coalesce(d.state, ''), coalesce(d.attempts, 0), d.next_attempt,
 	coalesce(d.last_error, ''), d.delivered_at, d.create_time`
 
-	sqlCreateNotice = `INSERT INTO notices (id, project, service_id, service_name, user_id, username, kind,
-		old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`
+	// Notices have no foreign key to their project (migration 00005): the
+	// project's row is locked as a key would lock it, and its delete
+	// deletes the notice. It returns whether the project exists and how
+	// many notices were written.
+	sqlCreateNotice = `WITH p AS (
+			SELECT FROM projects WHERE name = $2 FOR KEY SHARE
+		), n AS (
+			INSERT INTO notices (id, project, service_id, service_name, user_id, username, kind,
+				old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM p
+			ON CONFLICT DO NOTHING RETURNING 1
+		)
+		SELECT EXISTS (SELECT FROM p), (SELECT count(*) FROM n)`
 	// Every notice is pending until a digest deletes it (migration 00004).
 	sqlListPendingNotices = `SELECT ` + noticeCols + ` FROM notices ORDER BY create_time, seq LIMIT $1`
 	// sqlDeleteNotices deletes the notices of an array of distinct IDs when
@@ -74,13 +84,16 @@ const (
 // does not exist, ECONFLICT when the ID is taken.
 func (q queries) CreateNotice(ctx context.Context, n *kcred.Notice) error {
 	prepareNotice(n)
-	c, err := q.exec(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
+	var project bool
+	var c int64
+	err := q.db.QueryRow(ctx, sqlCreateNotice, n.ID, n.Project, n.ServiceID, n.ServiceName, n.UserID, n.Username,
 		n.Kind, n.OldSerial, n.NewSerial, timeArg(n.OldNotAfter), timeArg(n.NewNotAfter), int64(n.Offset),
-		timeArg(n.CreateTime))
-	if foreignKey(err) != "" {
-		return kcred.Errorf(kcred.ENOTFOUND, errProjectNotFoundFormat, n.Project)
-	} else if err != nil {
+		timeArg(n.CreateTime)).Scan(&project, &c)
+	if err != nil {
 		return fail("create notice", err, "")
+	}
+	if !project {
+		return kcred.Errorf(kcred.ENOTFOUND, errProjectNotFoundFormat, n.Project)
 	}
 	if c == 0 {
 		return kcred.Errorf(kcred.ECONFLICT, "Notice already exists.")

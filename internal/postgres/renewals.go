@@ -15,6 +15,16 @@ const (
 	// IDs, so that replicas renewing the same users wait for each other
 	// instead of deadlocking; the users deleted meanwhile are not there.
 	sqlLockUsers = `SELECT FROM service_users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
+	// sqlLockProjects locks the projects of a batch's notices as their
+	// foreign key did before migration 00005: a project's delete waits for
+	// the batch, then deletes its notices. It returns the projects found.
+	// sqlLockServices locks the batch's services the same way. A delete of
+	// a project or service locks it first and its users after (the
+	// cascade), so a batch locks in that order too: projects, services,
+	// users. Locking the users first, as when the keys took the project's
+	// lock after them, deadlocked with such a delete.
+	sqlLockProjects = `SELECT name FROM projects WHERE name = ANY($1) ORDER BY name FOR KEY SHARE`
+	sqlLockServices = `SELECT FROM services WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`
 
 	// sqlCreateRenewals writes a batch from one array per column, in one
 	// statement: the certificates whose generation is free (and whose user
@@ -28,6 +38,9 @@ const (
 	// have no foreign keys to certificates (migration 00003), so this
 	// index probe per entry, which locks nothing, is what keeps their
 	// references from dangling. The new certificate is the one written.
+	// Nothing is written when a notice's project does not exist: notices
+	// have no foreign key either (00005), and sqlLockProjects, before,
+	// tells the caller.
 	//
 	// Its cost must grow with the batch, not with the users, whatever the
 	// statistics say: OFFSET 0 keeps EXISTS a probe of service_users' key
@@ -60,6 +73,8 @@ const (
 				cert_pem, sealed_key, reason, ca_generation, cert_create_time, renew_at,
 				NOT EXISTS (SELECT FROM certificates o WHERE o.user_id = b.user_id AND o.generation > b.generation)
 			FROM b WHERE EXISTS (SELECT FROM service_users u WHERE u.id = b.user_id OFFSET 0)
+				AND NOT EXISTS (SELECT FROM (SELECT DISTINCT project FROM b) bp
+					WHERE NOT EXISTS (SELECT FROM projects p WHERE p.name = bp.project))
 			ORDER BY ord
 			ON CONFLICT DO NOTHING RETURNING id, user_id, generation, current
 		), older AS (
@@ -104,7 +119,7 @@ type batcher interface {
 // second statement's snapshot is taken after the first has its locks, so it
 // sees every generation committed before, as CreateCertificate's does.
 func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite) ([]bool, error) {
-	users, err := prepareRenewals(batch)
+	users, services, projects, err := prepareRenewals(batch)
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +134,26 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 			return fmt.Errorf("postgres: %T cannot send a batch", q.db)
 		}
 		b := &pgx.Batch{}
+		b.Queue(sqlLockProjects, projects)
+		b.Queue(sqlLockServices, services)
 		b.Queue(sqlLockUsers, users)
 		b.Queue(sqlCreateRenewals, args...)
 		br := db.SendBatch(ctx, b)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
+		found, err := br.Exec()
+		if err != nil {
 			return fail("create renewals", err, "")
+		} else if found.RowsAffected() != int64(len(projects)) {
+			return kcred.Errorf(kcred.ENOTFOUND, "Project of a notice does not exist.")
+		}
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return fail("create renewals", err, "")
+			}
 		}
 		rows, err := br.Query()
 		if err != nil {
-			return renewalsFail(err)
+			return fail("create renewals", err, "")
 		}
 		var done, renewals, notices, strays int64
 		for rows.Next() {
@@ -142,12 +167,10 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return renewalsFail(err)
+			return fail("create renewals", err, "")
 		}
-		// Foreign keys are checked when the statement ends: its errors may
-		// come only now.
 		if err := br.Close(); err != nil {
-			return renewalsFail(err)
+			return fail("create renewals", err, "")
 		}
 		if strays != 0 {
 			return kcred.Errorf(kcred.ENOTFOUND, "Old certificate of a renewal does not exist or is another user's.")
@@ -166,49 +189,44 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 	return written, nil
 }
 
-// renewalsFail is fail for sqlCreateRenewals: the foreign keys its rows
-// violate are ENOTFOUND. Only notices_project_fk should: the users are
-// locked and their rows skipped when missing, and renewals have no keys to
-// certificates.
-func renewalsFail(err error) error {
-	switch foreignKey(err) {
-	case "":
-		return fail("create renewals", err, "")
-	case "notices_project_fk":
-		return kcred.Errorf(kcred.ENOTFOUND, "Project of a notice does not exist.")
-	default:
-		return kcred.Errorf(kcred.ENOTFOUND, "Service user of a renewal does not exist.")
-	}
-}
-
 // prepareRenewals checks a batch of CreateRenewals and fills in the
-// defaults of its records. It returns the users' IDs.
-func prepareRenewals(batch []*kcred.RenewalWrite) ([]string, error) {
+// defaults of its records. It returns the users' IDs, and the distinct
+// services and projects of the notices.
+func prepareRenewals(batch []*kcred.RenewalWrite) (users, services, projects []string, err error) {
 	seen := make(map[string]bool, len(batch))
-	ids := make([]string, 0, len(batch))
+	inServices, inProjects := map[string]bool{}, map[string]bool{}
+	users = make([]string, 0, len(batch))
 	for i, w := range batch {
 		if w == nil || w.Certificate == nil || w.Renewal == nil || w.Notice == nil || w.Event == nil {
-			return nil, kcred.Errorf(kcred.EINVALID, "Renewal %d of the batch lacks its certificate, renewal, notice or event.", i)
+			return nil, nil, nil, kcred.Errorf(kcred.EINVALID, "Renewal %d of the batch lacks its certificate, renewal, notice or event.", i)
 		}
 		c, r := w.Certificate, w.Renewal
 		if r.UserID != c.UserID || r.NewCertID != c.ID {
-			return nil, kcred.Errorf(kcred.EINVALID, "Renewal %d of the batch does not open the renewal to its certificate.", i)
+			return nil, nil, nil, kcred.Errorf(kcred.EINVALID, "Renewal %d of the batch does not open the renewal to its certificate.", i)
 		}
 		if seen[c.UserID] {
-			return nil, kcred.Errorf(kcred.EINVALID, "A service user is renewed twice in one batch.")
+			return nil, nil, nil, kcred.Errorf(kcred.EINVALID, "A service user is renewed twice in one batch.")
 		}
 		seen[c.UserID] = true
-		ids = append(ids, c.UserID)
+		users = append(users, c.UserID)
+		if !inServices[w.Notice.ServiceID] {
+			inServices[w.Notice.ServiceID] = true
+			services = append(services, w.Notice.ServiceID)
+		}
+		if !inProjects[w.Notice.Project] {
+			inProjects[w.Notice.Project] = true
+			projects = append(projects, w.Notice.Project)
+		}
 	}
 	for _, w := range batch {
 		if err := prepareCertificate(w.Certificate); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		prepareRenewal(w.Renewal)
 		prepareNotice(w.Notice)
 		prepareEvent(w.Event)
 	}
-	return ids, nil
+	return users, services, projects, nil
 }
 
 // renewalArrays returns the arguments of sqlCreateRenewals: one array per

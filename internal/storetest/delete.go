@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +254,78 @@ func testDeleteServiceUser(t *testing.T, s kcred.Store) {
 	got, err := s.FindCredentials(ctx, u.ServiceID, u.Username)
 	noErr(t, "FindCredentials", err)
 	equal(t, "credentials of the recreated user", got, &kcred.Credentials{User: *storedUser(*u), Current: *storedCert(*c)})
+}
+
+// testDeleteRacesWrites deletes service users, and a project, while other
+// goroutines write what hangs off them: certificates, renewals one by one
+// and in a batch, and notices. Whichever comes first, nothing is left of a
+// deleted parent: a write that came first goes with it, a write that came
+// second finds no parent (ENOTFOUND) or nothing to do.
+func testDeleteRacesWrites(t *testing.T, s kcred.Store) {
+	ctx := t.Context()
+	fx := f{t, s}
+	r := rq(t, s)
+	const rounds = 30
+	for i := range rounds {
+		project := fmt.Sprintf("race-%d", i)
+		fx.project(project)
+		sv := fx.service(project, "kafka")
+		var users []*kcred.ServiceUser
+		var olds []*kcred.Certificate
+		for j := range 4 {
+			u := fx.user(sv.ID, fmt.Sprintf("u%d", j))
+			users, olds = append(users, u), append(olds, fx.cert(u.ID, 1))
+		}
+		// Each user's next generation, written in one of three ways.
+		writes := make([]*kcred.RenewalWrite, len(users))
+		for j, u := range users {
+			writes[j] = renewalWrite(sv, u, olds[j], 2)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		run := func(fn func() error) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := fn(); err != nil && kcred.ErrorCode(err) != kcred.ENOTFOUND {
+					errs <- err
+				}
+			}()
+		}
+		run(func() error { return s.CreateCertificate(ctx, writes[0].Certificate) })
+		// users[1]'s new generation is there already: the renewal alone,
+		// which locks nothing else.
+		c2 := fx.cert(users[1].ID, 2)
+		run(func() error {
+			return s.CreateRenewal(ctx, &kcred.Renewal{ID: kcred.NewID(), UserID: users[1].ID, OldCertID: olds[1].ID,
+				NewCertID: c2.ID, OldNotAfter: olds[1].NotAfter, CreateTime: c2.CreateTime})
+		})
+		run(func() error { _, err := r.CreateRenewals(ctx, writes[2:]); return err })
+		run(func() error { return r.CreateNotice(ctx, writes[0].Notice) })
+		for _, u := range users {
+			run(func() error { return s.DeleteServiceUser(ctx, u.ID) })
+		}
+		if i%2 == 1 {
+			run(func() error { return s.DeleteProject(ctx, project) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		for _, u := range users {
+			certs, err := s.ListCertificates(ctx, u.ID)
+			noErr(t, "ListCertificates", err)
+			if len(certs) != 0 {
+				t.Fatalf("round %d: %d certificates of deleted user %s are left", i, len(certs), u.Username)
+			}
+			_, err = s.FindOpenRenewal(ctx, u.ID)
+			wantCode(t, "FindOpenRenewal of a deleted user", err, kcred.ENOTFOUND)
+		}
+		if i%2 == 1 {
+			if ids := pendingIDs(t, r, project); len(ids) != 0 {
+				t.Fatalf("round %d: %d notices of deleted project are left", i, len(ids))
+			}
+		}
+	}
 }

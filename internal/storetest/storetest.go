@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"ConcurrentRenewal", testConcurrentRenewal},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentNotification", testConcurrentNotification},
+		{"DeleteRacesWrites", testDeleteRacesWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
