@@ -115,9 +115,10 @@ type batcher interface {
 }
 
 // CreateRenewals implements kcred.RenewalQueries in one round trip: a
-// pgx.Batch of sqlLockUsers and sqlCreateRenewals. Under READ COMMITTED the
-// second statement's snapshot is taken after the first has its locks, so it
-// sees every generation committed before, as CreateCertificate's does.
+// pgx.Batch of sqlLockProjects, sqlLockServices, sqlLockUsers and
+// sqlCreateRenewals. Under READ COMMITTED the last statement's snapshot is
+// taken after the others have their locks, so it sees every generation
+// committed before, as CreateCertificate's does.
 func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite) ([]bool, error) {
 	users, services, projects, err := prepareRenewals(batch)
 	if err != nil {
