@@ -9,11 +9,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +43,7 @@ func benchUsers() int {
 // right after the sweep, the rate of the bare crypto of as many renewals (a P-256 key and x509.CreateCertificate
 // on every core) and the ratio of the two; the same for CPU time
 // (cpu-µs/renewal, cpu-ratio). KCRED_BENCH_SWEEP_CPUPROFILE=file profiles
-// the sweep alone.
+// the sweep alone; KCRED_BENCH_SWEEP_TRACE=file writes its runtime trace.
 func BenchmarkBulkRenewal(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		benchBulkRenewal(b, kcred.KeyTypeECP256, benchUsers(), func(t testing.TB) kcred.Store { return newSQLite(t) })
@@ -113,24 +115,40 @@ func processCPU() time.Duration {
 }
 
 // startSweepProfile starts a CPU profile into the file
-// KCRED_BENCH_SWEEP_CPUPROFILE names, when set, and returns what stops it:
-// go test -cpuprofile would mostly profile making the users.
+// KCRED_BENCH_SWEEP_CPUPROFILE names and a runtime trace into
+// KCRED_BENCH_SWEEP_TRACE, each when set, and returns what stops them:
+// go test -cpuprofile or -trace would mostly record making the users.
 func startSweepProfile(b *testing.B) (stop func()) {
-	path := os.Getenv("KCRED_BENCH_SWEEP_CPUPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		b.Fatal(err)
+	var stops []func()
+	for _, o := range []struct {
+		env         string
+		start       func(io.Writer) error
+		stopWriting func()
+	}{
+		{"KCRED_BENCH_SWEEP_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"KCRED_BENCH_SWEEP_TRACE", trace.Start, trace.Stop},
+	} {
+		path := os.Getenv(o.env)
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := o.start(f); err != nil {
+			f.Close()
+			b.Fatal(err)
+		}
+		stops = append(stops, func() {
+			o.stopWriting()
+			f.Close()
+		})
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 

@@ -21,6 +21,12 @@ const sweepBatch = 512
 // of the batches still being committed, which a read may return again.
 const sweepRound = 8 * sweepBatch
 
+// sweepQueue is how many issued batches may wait for the writer. The
+// writer is slower than the issuing now and then (a checkpoint, another
+// transaction); with one batch of slack the issuing stopped then, and a
+// core idled.
+const sweepQueue = 4
+
 // SweepResult counts what one sweep did.
 type SweepResult struct {
 	Renewed       int
@@ -87,7 +93,7 @@ type renewal struct {
 // costs, and SQLite's one writer does nothing but write.
 func (m *Manager) renewDue(ctx context.Context) (int, error) {
 	var (
-		issued   = make(chan []*renewal, 1)
+		issued   = make(chan []*renewal, sweepQueue)
 		commits  atomic.Int64 // batches committed, in order
 		stop     atomic.Bool  // a commit failed: make no more
 		mu       sync.Mutex
