@@ -101,7 +101,6 @@ func (m *Manager) digestProject(ctx context.Context, project string, notices []*
 	} else if err != nil {
 		return 0, err
 	}
-	now := m.Now()
 	var out []*kcred.Notification
 	var ids [][]string
 	for _, kind := range []string{kcred.KindRenewed, kcred.KindReminder, kcred.KindExpiredUnacknowledged} {
@@ -187,7 +186,6 @@ func (m *Manager) digestProject(ctx context.Context, project string, notices []*
 	for _, n := range out {
 		m.observer.Notified(n.Kind)
 	}
-	_ = now
 	return len(out), nil
 }
 

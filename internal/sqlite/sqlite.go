@@ -38,6 +38,7 @@ type Store struct {
 	wdb, rdb *sql.DB
 	wst, rst []*sql.Stmt // prepared statements by statement number
 	group    txGroup     // the transactions waiting for wdb
+	ckpt     *checkpointer
 }
 
 var _ kcred.Store = (*Store)(nil)
@@ -51,8 +52,9 @@ var _ kcred.Store = (*Store)(nil)
 //     follows a commit unmaps it (SQLite drops its view of a changed
 //     file), and under a steady trickle of audit events that munmap cost
 //     more than a third of the CPU of a credentials GET.
-//   - wal_autocheckpoint=10000 pages (40 MB of WAL) checkpoints less often,
-//     so hot index pages are copied back to the file fewer times.
+//   - wal_autocheckpoint=10000 pages (40 MB of WAL): the checkpointer
+//     copies the WAL back in the background, after commits; this bound
+//     makes the write connection do it only when that falls behind.
 //   - _time_format=sqlite makes time.Time arguments of other users of
 //     WriteDB (River) sortable text; this package passes its own text.
 const dsnParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
@@ -96,6 +98,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.rdb.SetMaxIdleConns(readers)
 	s.rdb.SetConnMaxLifetime(0)
 	s.rdb.SetConnMaxIdleTime(0)
+
+	if s.ckpt, err = startCheckpointer(path); err != nil {
+		s.Close()
+		return nil, err
+	}
 
 	// Statements are prepared up front: preparing on the write pool while a
 	// transaction holds its only connection would wait forever.
@@ -176,6 +183,9 @@ func (s *Store) Close() error {
 				errs = append(errs, st.Close())
 			}
 		}
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
 	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())

@@ -150,7 +150,9 @@ func (s *Store) commitGroup(group []*txCall) {
 	}
 	if err := tx.Commit(); err != nil {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
 	}
+	s.ckpt.committed()
 }
 
 // run calls c.fn, keeping its error or its panic for c's caller.
