@@ -101,9 +101,10 @@ type Queries interface {
 	ListCredentials(ctx context.Context, serviceID string) ([]*Credentials, error)
 
 	// CreateCertificate adds a generation; ECONFLICT when (user, generation)
-	// exists. The new certificate becomes the user's current one (the one
-	// ListRenewalCandidates looks at) when its generation is the newest.
-	// A zero RenewAt is stored as NotAfter.
+	// exists, EINVALID when the generation is below 1. The new certificate
+	// becomes the user's current one (the one ListRenewalCandidates looks
+	// at) when its generation is the newest. A zero RenewAt is stored as
+	// NotAfter.
 	CreateCertificate(ctx context.Context, c *Certificate) error
 	// ListCertificates lists a user's certificates, newest generation first.
 	ListCertificates(ctx context.Context, userID string) ([]*Certificate, error)

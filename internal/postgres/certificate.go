@@ -119,6 +119,9 @@ func prepareCertificate(c *kcred.Certificate) error {
 	if err := mustID("certificate", c.ID); err != nil {
 		return err
 	}
+	if c.Generation < 1 {
+		return kcred.Errorf(kcred.EINVALID, "Certificate generation must be at least 1, got %d.", c.Generation)
+	}
 	defaultNow(&c.CreateTime)
 	if c.RenewAt.IsZero() {
 		c.RenewAt = c.NotAfter // no policy said earlier: due when it expires

@@ -89,7 +89,9 @@ func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) er
 		} else if err != nil {
 			return fail("create certificate", err, "")
 		}
-		if current {
+		// A first generation has no older one to take current from: a
+		// user's creation skips the statement.
+		if current && c.Generation > 1 {
 			if _, err := q.exec(ctx, sqlUncurrent, c.UserID, c.Generation); err != nil {
 				return fail("create certificate", err, "")
 			}
@@ -102,6 +104,9 @@ func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) er
 func prepareCertificate(c *kcred.Certificate) error {
 	if err := mustID("certificate", c.ID); err != nil {
 		return err
+	}
+	if c.Generation < 1 {
+		return kcred.Errorf(kcred.EINVALID, "Certificate generation must be at least 1, got %d.", c.Generation)
 	}
 	defaultNow(&c.CreateTime)
 	if c.RenewAt.IsZero() {

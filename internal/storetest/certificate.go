@@ -45,7 +45,14 @@ func testCertificates(t *testing.T, s kcred.Store) {
 		wantCode(t, "CreateCertificate with a taken generation", s.CreateCertificate(ctx, c), kcred.ECONFLICT)
 		c = newCert(kcred.NewID(), 1)
 		wantCode(t, "CreateCertificate of a missing user", s.CreateCertificate(ctx, c), kcred.ENOTFOUND)
-		got, err := s.ListCertificates(ctx, kcred.NewID())
+		for _, gen := range []int{0, -1} {
+			c = newCert(bob.ID, gen)
+			wantCode(t, "CreateCertificate of a generation below 1", s.CreateCertificate(ctx, c), kcred.EINVALID)
+		}
+		got, err := s.ListCertificates(ctx, bob.ID)
+		noErr(t, "ListCertificates", err)
+		equal(t, "ListCertificates of bob after refused generations", got, []*kcred.Certificate{storedCert(*bob1)})
+		got, err = s.ListCertificates(ctx, kcred.NewID())
 		noErr(t, "ListCertificates", err)
 		if got == nil || len(got) != 0 {
 			t.Fatalf("ListCertificates of a missing user = %#v, want an empty non-nil list", got)
