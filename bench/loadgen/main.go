@@ -18,6 +18,11 @@
 //
 //	BenchmarkLoadRawIssue	43778	114216 ns/op	8755 raw/s
 //
+// With -serve-bare it is the server instead: the same POST answered by a
+// bare Go issuing handler (key, certificate, PEM, JSON; no store), the
+// kind of server issue 2's reference figure is about, so that kcred can be
+// compared with it under the same load on the same machine.
+//
 // Loadgen uses the standard library only. It runs beside the server on the
 // same cores, as the load generators of the comparisons in
 // docs/PERFORMANCE.md did.
@@ -30,11 +35,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -57,6 +65,8 @@ var (
 	warmup  = flag.Duration("warmup", time.Second, "duration before measuring, not recorded")
 	prefix  = flag.String("prefix", "lg", "username `prefix`: users are <prefix>-<n>; use a new one per run")
 	raw     = flag.Bool("raw", false, "measure raw P-256 key generation and signing in this process instead")
+	serve   = flag.String("serve-bare", "", "serve a bare issuing handler on `address` instead (see serveBare)")
+	name    = flag.String("name", "CreateUser", "benchmark `name` to print: BenchmarkLoad<name>/c=<c>")
 )
 
 // prefixRE keeps usernames within kcred's rule (^[a-zA-Z0-9][a-zA-Z0-9_.@+-]{0,63}$,
@@ -69,6 +79,10 @@ func main() {
 	flag.Parse()
 	if *raw {
 		rawIssue(*warmup, *dur)
+		return
+	}
+	if *serve != "" {
+		serveBare(*serve)
 		return
 	}
 	if *token == "" || *conc < 1 || *dur <= 0 || !prefixRE.MatchString(*prefix) {
@@ -138,8 +152,8 @@ func createUsers() bool {
 	}
 	slices.Sort(lat)
 	ms := func(q int) float64 { return float64(lat[n*q/100]) / 1e6 }
-	fmt.Printf("BenchmarkLoadCreateUser/c=%d\t%d\t%d ns/op\t%.0f req/s\t%.3f p50-ms\t%.3f p99-ms\t%d errors\n",
-		*conc, n, elapsed.Nanoseconds()/int64(n), float64(n)/elapsed.Seconds(), ms(50), ms(99), failed.Load())
+	fmt.Printf("BenchmarkLoad%s/c=%d\t%d\t%d ns/op\t%.0f req/s\t%.3f p50-ms\t%.3f p99-ms\t%d errors\n",
+		*name, *conc, n, elapsed.Nanoseconds()/int64(n), float64(n)/elapsed.Seconds(), ms(50), ms(99), failed.Load())
 	fmt.Printf("loadgen: %d users created, %d errors (c=%d, prefix %s, warm-up included)\n", ok.Load(), failed.Load(), *conc, *prefix)
 	return failed.Load() == 0
 }
@@ -177,24 +191,19 @@ func createUser(client *http.Client, url, name string) error {
 	return nil
 }
 
-// rawIssue prints the rate of P-256 key generation plus certificate signing
-// on GOMAXPROCS goroutines, with a template like internal/pki's
-// BenchmarkRawKeygenSign: the crypto of one credential and nothing else.
-func rawIssue(warmup, d time.Duration) {
+// issuer returns a function that makes one credential the way a bare Go
+// PKI server would: a P-256 key and x509.CreateCertificate under a P-256
+// CA, with the subject, usages and validity of a service user's
+// certificate (the leaf of internal/pki's BenchmarkRawKeygenSign).
+func issuer() func(username string) (cert []byte, key *ecdsa.PrivateKey, err error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		log.Fatal(err)
 	}
 	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "loadgen CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loadgen CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true}
 	der, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
 		log.Fatal(err)
@@ -203,13 +212,24 @@ func rawIssue(warmup, d time.Duration) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The leaf of internal/pki's BenchmarkRawKeygenSign: the same subject,
-	// usages and validity as a service user's certificate.
-	tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(1), 127), AuthorityKeyId: ca.SubjectKeyId,
-		Subject:   pkix.Name{CommonName: "alice", Organization: []string{"kafka-prod"}, OrganizationalUnit: []string{"3f2c1a9e-user"}},
-		NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(820 * 24 * time.Hour), BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	return func(username string) ([]byte, *ecdsa.PrivateKey, error) {
+		tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(1), 127), AuthorityKeyId: ca.SubjectKeyId,
+			Subject:   pkix.Name{CommonName: username, Organization: []string{"kafka-prod"}, OrganizationalUnit: []string{"3f2c1a9e-user"}},
+			NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(820 * 24 * time.Hour), BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		cert, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		return cert, k, err
+	}
+}
 
+// rawIssue prints the rate of issuer's credentials on GOMAXPROCS
+// goroutines: the crypto of one credential and nothing else.
+func rawIssue(warmup, d time.Duration) {
+	issue := issuer()
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	measureFrom := time.Now().Add(warmup)
@@ -221,11 +241,7 @@ func rawIssue(warmup, d time.Duration) {
 				if !t0.Before(stopAt) {
 					return
 				}
-				k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-				if err != nil {
-					log.Fatal(err)
-				}
-				if _, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey); err != nil {
+				if _, _, err := issue("alice"); err != nil {
 					log.Fatal(err)
 				}
 				if !t0.Before(measureFrom) {
@@ -241,4 +257,53 @@ func rawIssue(warmup, d time.Duration) {
 		log.Fatalf("no issue completed in %v", d)
 	}
 	fmt.Printf("BenchmarkLoadRawIssue\t%d\t%d ns/op\t%.0f raw/s\n", c, elapsed.Nanoseconds()/c, float64(c)/elapsed.Seconds())
+}
+
+// serveBare serves the same POST as kcred with a bare issuing handler: a
+// key and certificate per request, returned as PEM in JSON, and nothing
+// else (no store, no audit, no authorization). It stands in for "a Go PKI
+// server issuing a P-256 key and certificate per HTTP request", the
+// reference of issue 2, measured on this machine by the same load.
+func serveBare(addr string) {
+	issue := issuer()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("POST /v1/project/{project}/service/{service}/user", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Username string `json:"username"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req.Username == "" {
+			http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		cert, key, err := issue(req.Username)
+		if err != nil {
+			http.Error(w, `{"message":"issue failed"}`, http.StatusInternalServerError)
+			return
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			http.Error(w, `{"message":"issue failed"}`, http.StatusInternalServerError)
+			return
+		}
+		var res struct {
+			User struct {
+				Username   string `json:"username"`
+				AccessCert string `json:"access_cert"`
+				AccessKey  string `json:"access_key"`
+			} `json:"user"`
+		}
+		res.User.Username = req.Username
+		res.User.AccessCert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}))
+		res.User.AccessKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(&res)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The same announcement as kcred server's, for create-users.sh.
+	fmt.Printf("listening url=http://%s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, mux))
 }
