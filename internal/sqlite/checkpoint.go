@@ -57,8 +57,6 @@ func (c *checkpointer) committed() {
 
 func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
-	pause := time.NewTimer(0)
-	defer pause.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,11 +68,10 @@ func (c *checkpointer) run(ctx context.Context) {
 		if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
 			slog.Warn("sqlite: background checkpoint failed", "err", err)
 		}
-		pause.Reset(checkpointPause)
 		select {
 		case <-ctx.Done():
 			return
-		case <-pause.C:
+		case <-time.After(checkpointPause):
 		}
 	}
 }
