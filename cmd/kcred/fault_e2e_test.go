@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,8 +112,11 @@ func TestFaultKillMidSweep(t *testing.T) {
 			"--cert-validity", "300s", "--renew-before", "295s", "--reminder-schedule", "10s", "--sweep-interval", sweep}
 	}
 
-	// 1. Make the users with no sweep running.
+	// 1. Make the users with no sweep running. The sweep that starts with
+	// the server must be over before the first certificate is due (5 s
+	// after it is made), or it renews some: wait for it first.
 	s := e2eStart(t, env, args("1h")...)
+	faultWaitSweep(t, s)
 	s.must("POST", "/v1/project", tok, map[string]any{"project": "p"})
 	s.must("POST", "/v1/project/p/service", tok, map[string]any{"service_name": "k1", "service_type": "kafka"})
 	start := time.Now()
@@ -246,4 +250,30 @@ func TestFaultKillMidSweep(t *testing.T) {
 		t.Errorf("renewed digests: %d in the store, %d through the API; want 1 or 2 (before and after the kill)", digests, api)
 	}
 	t.Logf("%d renewed digests", digests)
+}
+
+// faultWaitSweep waits until s has finished a sweep, as its metrics count
+// them: the first runs when the server starts, at River's next look for
+// jobs.
+func faultWaitSweep(t *testing.T, s *e2eServer) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no sweep finished 30 s after the server started")
+		}
+		res, err := s.http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			if n, ok := strings.CutPrefix(line, "kcred_sweep_duration_seconds_count "); ok && n != "0" {
+				return
+			}
+		}
+	}
 }
