@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -169,6 +171,17 @@ func TestFaultKillMidSweep(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("the restarted server finished in %v", time.Since(restarted))
+
+	// The data directory is the running server's: a second server on it
+	// refuses to start and leaves the first alone.
+	// (Were it to start, the context ends it.)
+	sctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	second := exec.CommandContext(sctx, e2eBinary(t), append([]string{"server"}, args("1s")...)...)
+	second.Env = env
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "another kcred server is using the data directory") {
+		t.Errorf("a second server on the same data directory: %v, output:\n%s", err, out)
+	}
 	time.Sleep(2 * time.Second) // a few more sweeps, which must do nothing
 	notes := s.must("GET", "/v1/project/p/notifications", tok, nil)
 	s.Stop()

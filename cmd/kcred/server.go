@@ -178,10 +178,18 @@ func runServer(ctx context.Context, c serverConfig, stderr interface{ Write([]by
 	}
 
 	var store kcred.Store
+	soleProcess := false // no other process can use the database
 	if c.DatabaseURL != "" {
 		store, err = postgres.Open(ctx, c.DatabaseURL)
 		log.Info("storage", "engine", "postgresql")
 	} else {
+		var lock *os.File
+		if lock, soleProcess, err = lockData(c.Data); err != nil {
+			return err
+		}
+		if lock != nil {
+			defer lock.Close()
+		}
 		path := filepath.Join(c.Data, "kcred.db")
 		store, err = sqlite.Open(ctx, path)
 		log.Info("storage", "engine", "sqlite", "path", path)
@@ -217,7 +225,7 @@ func runServer(ctx context.Context, c serverConfig, stderr interface{ Write([]by
 
 	// Background work: River on the same database. On SQLite it shares the
 	// store's one write connection so the two never fight over the lock.
-	jobsCfg := jobs.Config{SweepInterval: sweepEvery, Logger: log}
+	jobsCfg := jobs.Config{SweepInterval: sweepEvery, SoleProcess: soleProcess, Logger: log}
 	var runner *jobs.Runner
 	switch st := store.(type) {
 	case *sqlite.Store:

@@ -39,6 +39,12 @@ type Config struct {
 	// takes it for the job of a process that died (default 2m). Delivery
 	// jobs are unique while running, so until then no delivery runs.
 	RescueAfter time.Duration
+	// SoleProcess says that no other process runs River on this database
+	// (kcred server holds the data directory's lock on SQLite). A leader
+	// recorded in it then died with its process, and is forgotten at start:
+	// otherwise a server restarted after a crash waits out the dead one's
+	// lease, 15 s in River v0.51, before it sweeps again.
+	SoleProcess bool
 	Logger      *slog.Logger
 }
 
@@ -159,6 +165,13 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("river migrations: %w", err)
+	}
+	if cfg.SoleProcess {
+		// As if every recorded lease had run out.
+		later := time.Now().Add(24 * time.Hour)
+		if _, err := driver.GetExecutor().LeaderDeleteExpired(ctx, &riverdriver.LeaderDeleteExpiredParams{Now: &later}); err != nil {
+			return nil, fmt.Errorf("river: forget a dead leader: %w", err)
+		}
 	}
 	r := &Runner{log: cfg.Logger}
 	workers := river.NewWorkers()

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
 	"github.com/kcred/kcred/internal/jobs"
 	"github.com/kcred/kcred/internal/sqlite"
 )
@@ -100,4 +104,52 @@ func TestConfigRejectsRescueWithinTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("started with RescueAfter = DeliverTimeout")
 	}
+}
+
+// TestSoleProcessForgetsDeadLeader: a leader recorded in the database
+// whose process died holds River's leadership until its lease runs out.
+// A runner that knows it is the only process forgets it and leads, and
+// sweeps, at once; one that does not know waits.
+func TestSoleProcessForgetsDeadLeader(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kcred.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	driver := riversqlite.New(store.WriteDB())
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := driver.GetExecutor().LeaderInsert(ctx, &riverdriver.LeaderInsertParams{LeaderID: "killed", TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := jobs.Config{SweepInterval: time.Hour} // the only sweep is the leader's at start
+
+	start := func(sole bool) (*work, func()) {
+		w := &work{}
+		cfg.SoleProcess = sole
+		r, err := jobs.StartSQLite(ctx, store.WriteDB(), w, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w, func() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			r.Stop(sctx)
+		}
+	}
+	w, stop := start(false)
+	time.Sleep(2 * time.Second)
+	stop()
+	if n := w.sweeps.Load(); n != 0 {
+		t.Fatalf("a runner swept %d times while a dead leader's lease held", n)
+	}
+	w, stop = start(true)
+	defer stop()
+	waitFor(t, 5*time.Second, "the sole process's first sweep", func() bool { return w.sweeps.Load() > 0 })
 }
