@@ -44,6 +44,16 @@ type CA struct {
 	Cert    *x509.Certificate
 	Key     crypto.Signer
 	CertPEM string
+
+	// clientParts are the parts of a client certificate's TBSCertificate
+	// that depend on the CA alone, made once (see newCA): each certificate
+	// then builds some 20 fewer nested DER elements.
+	clientParts *clientParts
+}
+
+// newCA returns the CA of cert and key, with its clientParts.
+func newCA(cert *x509.Certificate, key crypto.Signer, certPEM string) *CA {
+	return &CA{Cert: cert, Key: key, CertPEM: certPEM, clientParts: newClientParts(cert)}
 }
 
 // NewCA creates a self-signed project CA with
@@ -94,7 +104,7 @@ func NewCA(project string, generation int, now time.Time) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: parse new CA certificate: %w", err)
 	}
-	return &CA{Cert: cert, Key: key, CertPEM: encodeCertificate(der)}, nil
+	return newCA(cert, key, encodeCertificate(der)), nil
 }
 
 // LoadCA rebuilds a CA from its PEM certificate and its private key as
@@ -121,7 +131,7 @@ func LoadCA(certPEM string, keyPEM []byte) (*CA, error) {
 	// Keep the caller's PEM only if it is exactly the certificate: the
 	// stored text is what clients download as ca.pem, and trailing blocks
 	// (a key!) must never ride along.
-	return &CA{Cert: cert, Key: key, CertPEM: encodeCertificate(cert.Raw)}, nil
+	return newCA(cert, key, encodeCertificate(cert.Raw)), nil
 }
 
 // sign creates a certificate from tmpl for pub, signed by the CA, and

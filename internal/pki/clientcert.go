@@ -123,15 +123,20 @@ func (ca *CA) clientTBS(c *clientCert, pub crypto.PublicKey) ([]byte, error) {
 			return nil, errors.New("pki: subject attribute is not valid UTF-8")
 		}
 	}
+	parts := ca.clientParts
+	if parts == nil { // a CA not made by NewCA or LoadCA
+		parts = newClientParts(ca.Cert)
+	}
+	exts, ok := parts.extensions[c.KeyUsage]
+	if !ok {
+		exts = clientExtensions(ca.Cert.SubjectKeyId, c.KeyUsage)
+	}
 	// A client certificate's TBSCertificate is some 400 bytes.
 	b := cryptobyte.NewBuilder(make([]byte, 0, 512+len(c.CommonName)+len(c.Organization)+len(c.OrganizationalUnit)+len(spki)))
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(asn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1Int64(2) // v3
-		})
+		b.AddBytes(versionV3)
 		b.AddASN1BigInt(c.Serial)
-		addAlgorithm(b, oidSignatureECDSAWithSHA256)
-		b.AddBytes(ca.Cert.RawSubject)
+		b.AddBytes(parts.algorithmIssuer)
 		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			addTime(b, c.NotBefore)
 			addTime(b, c.NotAfter)
@@ -142,36 +147,66 @@ func (ca *CA) clientTBS(c *clientCert, pub crypto.PublicKey) ([]byte, error) {
 			addAttribute(b, oidCommonName, c.CommonName)
 		})
 		b.AddBytes(spki)
-		b.AddASN1(asn1.Tag(3).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				addExtension(b, oidKeyUsage, true, func(b *cryptobyte.Builder) {
-					addKeyUsage(b, c.KeyUsage)
-				})
-				addExtension(b, oidExtKeyUsage, false, func(b *cryptobyte.Builder) {
-					b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1ObjectIdentifier(oidClientAuth)
-					})
-				})
-				addExtension(b, oidBasicConstraints, true, func(b *cryptobyte.Builder) {
-					b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {}) // not a CA
-				})
-				if len(ca.Cert.SubjectKeyId) > 0 {
-					addExtension(b, oidAuthorityKeyID, false, func(b *cryptobyte.Builder) {
-						b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1(asn1.Tag(0).ContextSpecific(), func(b *cryptobyte.Builder) {
-								b.AddBytes(ca.Cert.SubjectKeyId)
-							})
-						})
-					})
-				}
-			})
-		})
+		b.AddBytes(exts)
 	})
 	tbs, err := b.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("pki: encode certificate: %w", err)
 	}
 	return tbs, nil
+}
+
+// versionV3 is a TBSCertificate's version field: [0] EXPLICIT INTEGER 2.
+var versionV3 = []byte{0xa0, 0x03, 0x02, 0x01, 0x02}
+
+// clientParts are the DER parts of clientTBS that only the CA decides.
+type clientParts struct {
+	algorithmIssuer []byte                   // signature AlgorithmIdentifier, then the issuer Name
+	extensions      map[x509.KeyUsage][]byte // [3] extensions, for each key usage Issue gives
+}
+
+func newClientParts(cert *x509.Certificate) *clientParts {
+	b := cryptobyte.NewBuilder(nil)
+	addAlgorithm(b, oidSignatureECDSAWithSHA256)
+	b.AddBytes(cert.RawSubject)
+	p := &clientParts{algorithmIssuer: b.BytesOrPanic(), extensions: map[x509.KeyUsage][]byte{}}
+	for _, ku := range []x509.KeyUsage{x509.KeyUsageDigitalSignature, x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment} {
+		p.extensions[ku] = clientExtensions(cert.SubjectKeyId, ku)
+	}
+	return p
+}
+
+// clientExtensions encodes a client certificate's extensions, [3]
+// EXPLICIT: key usage ku (critical), extended key usage clientAuth, basic
+// constraints (critical, not a CA) and, when the CA has a key identifier,
+// the authority key identifier.
+func clientExtensions(authorityKeyID []byte, ku x509.KeyUsage) []byte {
+	b := cryptobyte.NewBuilder(nil)
+	b.AddASN1(asn1.Tag(3).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			addExtension(b, oidKeyUsage, true, func(b *cryptobyte.Builder) {
+				addKeyUsage(b, ku)
+			})
+			addExtension(b, oidExtKeyUsage, false, func(b *cryptobyte.Builder) {
+				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1ObjectIdentifier(oidClientAuth)
+				})
+			})
+			addExtension(b, oidBasicConstraints, true, func(b *cryptobyte.Builder) {
+				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {}) // not a CA
+			})
+			if len(authorityKeyID) > 0 {
+				addExtension(b, oidAuthorityKeyID, false, func(b *cryptobyte.Builder) {
+					b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1(asn1.Tag(0).ContextSpecific(), func(b *cryptobyte.Builder) {
+							b.AddBytes(authorityKeyID)
+						})
+					})
+				})
+			}
+		})
+	})
+	return b.BytesOrPanic()
 }
 
 // addAlgorithm adds an AlgorithmIdentifier without parameters, as ECDSA's
