@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -84,21 +86,7 @@ func marshalPKCS8(k crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, 144))       // 138 bytes
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // PrivateKeyInfo (RFC 5208)
-		b.AddASN1Int64(0)
-		addP256Algorithm(b)
-		b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // ECPrivateKey (RFC 5915), curve left to the algorithm
-				b.AddASN1Int64(1)
-				b.AddASN1OctetString(priv)
-				b.AddASN1(asn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					b.AddASN1BitString(pub)
-				})
-			})
-		})
-	})
-	return b.Bytes()
+	return p256PKCS8.fill(priv, pub), nil
 }
 
 // marshalPKIXPublicKey returns what x509.MarshalPKIXPublicKey does,
@@ -112,12 +100,60 @@ func marshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, 96))        // 91 bytes
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SubjectPublicKeyInfo (RFC 5280)
+	return p256SPKI.fill(nil, pub), nil
+}
+
+// p256Template is the DER of a P-256 key with the key's bytes left out.
+// Every P-256 private key is 32 bytes and every public key 65
+// (uncompressed), so all their encodings have the same lengths and differ
+// only there: a key is encoded by copying them in.
+type p256Template struct {
+	der           []byte
+	privAt, pubAt int // offsets of the private and public key bytes
+}
+
+func (t *p256Template) fill(priv, pub []byte) []byte {
+	der := slices.Clone(t.der)
+	copy(der[t.privAt:], priv)
+	copy(der[t.pubAt:], pub)
+	return der
+}
+
+var p256PKCS8, p256SPKI = newP256Templates()
+
+// newP256Templates encodes a PrivateKeyInfo (RFC 5208) holding an
+// ECPrivateKey (RFC 5915, the curve left to the algorithm) and a
+// SubjectPublicKeyInfo (RFC 5280) around marker bytes, and finds the
+// markers.
+func newP256Templates() (pkcs8, spki *p256Template) {
+	priv, pub := bytes.Repeat([]byte{0xa5}, 32), append([]byte{4}, bytes.Repeat([]byte{0x5a}, 64)...)
+	b := cryptobyte.NewBuilder(nil)
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(0)
+		addP256Algorithm(b)
+		b.AddASN1(asn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1Int64(1)
+				b.AddASN1OctetString(priv)
+				b.AddASN1(asn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+					b.AddASN1BitString(pub)
+				})
+			})
+		})
+	})
+	der := b.BytesOrPanic()
+	pkcs8 = &p256Template{der: der, privAt: bytes.Index(der, priv), pubAt: bytes.Index(der, pub)}
+	b = cryptobyte.NewBuilder(nil)
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		addP256Algorithm(b)
 		b.AddASN1BitString(pub)
 	})
-	return b.Bytes()
+	der = b.BytesOrPanic()
+	spki = &p256Template{der: der, pubAt: bytes.Index(der, pub)}
+	if len(pkcs8.der) != 138 || pkcs8.privAt < 0 || pkcs8.pubAt < 0 || len(spki.der) != 91 || spki.pubAt < 0 {
+		panic("pki: P-256 key templates")
+	}
+	return pkcs8, spki
 }
 
 // addP256Algorithm adds the AlgorithmIdentifier of a P-256 key (RFC 5480).
