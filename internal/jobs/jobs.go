@@ -248,12 +248,13 @@ func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.H
 func (a atLeast) WithAttrs(as []slog.Attr) slog.Handler           { return atLeast{a.min, a.h.WithAttrs(as)} }
 func (a atLeast) WithGroup(name string) slog.Handler              { return atLeast{a.min, a.h.WithGroup(name)} }
 
-// fetchPollInterval is how often River looks for jobs besides being told:
-// a tenth of the shortest job interval, from 50 ms to 1 s. On SQLite there
-// is no LISTEN/NOTIFY and every look is a write transaction on the one
-// write connection, about a millisecond of CPU each: at a fixed 100 ms the
-// two queues made an idle server spend 6.5 % of a core polling. Short
-// intervals (tests, demos) still see their jobs within a tenth of them.
+// fetchPollInterval is how often River looks for jobs besides being told
+// of new ones (on SQLite its listener learns of them by polling a
+// notification table every 50 ms): a tenth of the shortest job interval,
+// from 50 ms to 1 s. On SQLite every look is a write transaction on the
+// one write connection, about a millisecond of CPU: at a fixed 100 ms the
+// two queues' looks were half of an idle server's CPU. Short intervals
+// (tests, demos) still see their jobs within a tenth of them.
 func fetchPollInterval(cfg Config) time.Duration {
 	return min(max(min(cfg.SweepInterval, cfg.DeliverInterval)/10, 50*time.Millisecond), time.Second)
 }
