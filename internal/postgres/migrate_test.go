@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/kcred/kcred/internal/postgres/postgrestest"
+	"github.com/kcred/kcred/internal/storetest"
 )
 
 // TestMigrationRenewalsWithoutCertKeys runs migration 00003 on a database
@@ -21,49 +21,36 @@ import (
 // certificates and renewals.
 func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	m := openMigrations(t)
-	db := m.db
+	db := m.DB
 
-	m.to(2)
+	m.To(2)
 	v2 := schema(t, db)
 	fillRenewals(m)
 	rows := renewalRows(t, db)
 
-	m.to(3)
+	m.To(3)
 	v3 := schema(t, db)
-	equalLines(t, "renewals after Up", renewalRows(t, db), rows)
+	storetest.EqualLines(t, "renewals after Up", renewalRows(t, db), rows)
 	// 00003 takes exactly the two keys and three indexes from 00002's schema.
-	want := slices.DeleteFunc(slices.Clone(v2), func(line string) bool {
-		for _, gone := range []string{"renewals_old_cert_id", "renewals_new_cert_id", "renewals_open_old_not_after",
-			"renewals_old_cert_fk", "renewals_new_cert_fk"} {
-			if strings.Contains(line, gone) {
-				return true
-			}
-		}
-		return false
-	})
-	equalLines(t, "schema after Up", v3, want)
+	want := storetest.Without(v2, "renewals_old_cert_id", "renewals_new_cert_id", "renewals_open_old_not_after",
+		"renewals_old_cert_fk", "renewals_new_cert_fk")
+	storetest.EqualLines(t, "schema after Up", v3, want)
 	if len(v3) != len(v2)-5 {
 		t.Fatalf("Up removed %d lines of the schema, want 5", len(v2)-len(v3))
 	}
-	var indexes []string
-	for _, line := range v3 {
-		if name, ok := strings.CutPrefix(line, "index renewals "); ok {
-			indexes = append(indexes, strings.Fields(name)[0])
-		}
-	}
-	equalLines(t, "indexes of renewals", indexes,
+	storetest.EqualLines(t, "indexes of renewals", storetest.Indexes(v3, "renewals"),
 		[]string{"renewals_one_open", "renewals_open_next_action_at", "renewals_pkey", "renewals_user_id"})
 
 	deleteUser(t, db, "u1")
 	rows = renewalRows(t, db)
 
-	m.to(2)
-	equalLines(t, "schema after Down", schema(t, db), v2)
-	equalLines(t, "renewals after Down", renewalRows(t, db), rows)
+	m.To(2)
+	storetest.EqualLines(t, "schema after Down", schema(t, db), v2)
+	storetest.EqualLines(t, "renewals after Down", renewalRows(t, db), rows)
 
-	m.to(3)
-	equalLines(t, "schema after Down and Up", schema(t, db), v3)
-	equalLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
+	m.To(3)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v3)
+	storetest.EqualLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
 	deleteUser(t, db, "u2")
 }
 
@@ -74,11 +61,11 @@ func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 // notices_pending, and nothing else; Down brings back 00003's schema.
 func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 	m := openMigrations(t)
-	db, exec := m.db, m.exec
+	db, exec := m.DB, m.Exec
 	notices := func() []string {
 		t.Helper()
 		var out []string
-		for _, r := range query(t, db, `SELECT concat_ws(' | ', seq, id, project, service_id, service_name, user_id,
+		for _, r := range storetest.Query(t, db, `SELECT concat_ws(' | ', seq, id, project, service_id, service_name, user_id,
 				username, kind, old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time)
 			FROM notices ORDER BY seq`) {
 			out = append(out, r[0])
@@ -86,7 +73,7 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 		return out
 	}
 
-	m.to(3)
+	m.To(3)
 	v3 := schema(t, db)
 	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01Z')`)
 	exec(`INSERT INTO notifications (id, project, kind, create_time) VALUES ('n1', 'proj', 'renewed', '2026-10-01Z')`)
@@ -98,9 +85,9 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 	}
 	pending := notices()[1:]
 
-	m.to(4)
+	m.To(4)
 	v4 := schema(t, db)
-	equalLines(t, "notices after Up", notices(), pending)
+	storetest.EqualLines(t, "notices after Up", notices(), pending)
 	var want []string
 	for _, line := range v3 {
 		switch {
@@ -111,33 +98,25 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 			want = append(want, line)
 		}
 	}
-	equalLines(t, "schema after Up", v4, want)
-	if n := query(t, db, `SELECT count(*) FROM notifications`); n[0][0] != "1" {
+	storetest.EqualLines(t, "schema after Up", v4, want)
+	if n := storetest.Query(t, db, `SELECT count(*) FROM notifications`); n[0][0] != "1" {
 		t.Fatalf("Up left %s notifications, want the one there was", n[0][0])
 	}
 
-	m.to(3)
-	equalLines(t, "schema after Down", schema(t, db), v3)
-	equalLines(t, "notices after Down", notices(), pending)
-	if r := query(t, db, `SELECT count(*) FROM notices WHERE notification_id IS NULL`); r[0][0] != "1" {
+	m.To(3)
+	storetest.EqualLines(t, "schema after Down", schema(t, db), v3)
+	storetest.EqualLines(t, "notices after Down", notices(), pending)
+	if r := storetest.Query(t, db, `SELECT count(*) FROM notices WHERE notification_id IS NULL`); r[0][0] != "1" {
 		t.Fatalf("after Down %s notices are pending, want 1", r[0][0])
 	}
 
-	m.to(4)
-	equalLines(t, "schema after Down and Up", schema(t, db), v4)
-	equalLines(t, "notices after Down and Up", notices(), pending)
-}
-
-// migration is a database being migrated step by step, and what tests do
-// to it.
-type migration struct {
-	t  *testing.T
-	db *sql.DB
-	p  *goose.Provider
+	m.To(4)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v4)
+	storetest.EqualLines(t, "notices after Down and Up", notices(), pending)
 }
 
 // openMigrations opens a schema of its own with no migration applied.
-func openMigrations(t *testing.T) *migration {
+func openMigrations(t *testing.T) *storetest.Migration {
 	t.Helper()
 	db, err := sql.Open("pgx", postgrestest.URL(t))
 	if err != nil {
@@ -149,40 +128,15 @@ func openMigrations(t *testing.T) *migration {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &migration{t, db, p}
-}
-
-// to migrates up or down to version.
-func (m *migration) to(version int64) {
-	m.t.Helper()
-	ctx := m.t.Context()
-	v, err := m.p.GetDBVersion(ctx)
-	if err == nil && v < version {
-		_, err = m.p.UpTo(ctx, version)
-	} else if err == nil && v > version {
-		_, err = m.p.DownTo(ctx, version)
-	}
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	if v, err := m.p.GetDBVersion(ctx); err != nil || v != version {
-		m.t.Fatalf("version %d, %v; want %d", v, err, version)
-	}
-}
-
-func (m *migration) exec(query string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.ExecContext(m.t.Context(), query, args...); err != nil {
-		m.t.Fatalf("%s: %v", query, err)
-	}
+	return &storetest.Migration{T: t, DB: db, P: p}
 }
 
 // fillRenewals adds project proj with service s and users u1 and u2, each
 // with two generations, an open renewal with every column set and a closed
 // one.
-func fillRenewals(m *migration) {
-	m.t.Helper()
-	exec := m.exec
+func fillRenewals(m *storetest.Migration) {
+	m.T.Helper()
+	exec := m.Exec
 	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01Z')`)
 	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
 		VALUES ('s', 'proj', 'kafka', 'kafka', '2026-01-01Z', '2026-01-01Z')`)
@@ -213,40 +167,33 @@ func fillRenewals(m *migration) {
 // 00004's schema.
 func TestMigrationParentKeysAsTriggers(t *testing.T) {
 	m := openMigrations(t)
-	db := m.db
-	count := func(table string) string { return query(t, db, "SELECT count(*) FROM "+table)[0][0] }
+	db := m.DB
+	count := func(table string) string { return storetest.Query(t, db, "SELECT count(*) FROM "+table)[0][0] }
 
-	m.to(4)
+	m.To(4)
 	v4 := schema(t, db)
-	m.to(5)
+	m.To(5)
 	v5 := schema(t, db)
-	want := slices.DeleteFunc(slices.Clone(v4), func(line string) bool {
-		for _, gone := range []string{"certificates_user_fk", "renewals_user_fk", "notices_project_fk"} {
-			if strings.Contains(line, gone) {
-				return true
-			}
-		}
-		return false
-	})
-	equalLines(t, "schema after Up", v5, want)
+	want := storetest.Without(v4, "certificates_user_fk", "renewals_user_fk", "notices_project_fk")
+	storetest.EqualLines(t, "schema after Up", v5, want)
 	if len(v5) != len(v4)-3 {
 		t.Fatalf("Up removed %d lines of the schema, want 3", len(v4)-len(v5))
 	}
 
 	fillRenewals(m)
-	m.exec(`INSERT INTO notices (id, project, kind, create_time) VALUES ('n', 'proj', 'renewed', '2026-10-01Z')`)
+	m.Exec(`INSERT INTO notices (id, project, kind, create_time) VALUES ('n', 'proj', 'renewed', '2026-10-01Z')`)
 	deleteUser(t, db, "u1")
-	m.exec(`DELETE FROM projects WHERE name = 'proj'`)
+	m.Exec(`DELETE FROM projects WHERE name = 'proj'`)
 	for _, table := range []string{"service_users", "certificates", "renewals", "notices"} {
 		if n := count(table); n != "0" {
 			t.Errorf("deleting the project left %s rows in %s", n, table)
 		}
 	}
 
-	m.to(4)
-	equalLines(t, "schema after Down", schema(t, db), v4)
-	m.to(5)
-	equalLines(t, "schema after Down and Up", schema(t, db), v5)
+	m.To(4)
+	storetest.EqualLines(t, "schema after Down", schema(t, db), v4)
+	m.To(5)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v5)
 }
 
 // deleteUser deletes a service user and checks that its certificates and
@@ -284,18 +231,18 @@ func deleteUser(t *testing.T, db *sql.DB, id string) {
 func schema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	var out []string
-	for _, r := range query(t, db, `SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, 'NULL')
+	for _, r := range storetest.Query(t, db, `SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, 'NULL')
 		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name NOT LIKE 'goose%'
 		ORDER BY table_name, ordinal_position`) {
 		out = append(out, fmt.Sprintf("column %s %v", r[0], r[1:]))
 	}
-	for _, r := range query(t, db, `SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+	for _, r := range storetest.Query(t, db, `SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
 		FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
 		WHERE t.relnamespace = current_schema()::regnamespace AND t.relname NOT LIKE 'goose%'
 		ORDER BY 1, 2`) {
 		out = append(out, fmt.Sprintf("constraint %s %s %s", r[0], r[1], r[2]))
 	}
-	for _, r := range query(t, db, `SELECT tablename, indexname, indexdef FROM pg_indexes
+	for _, r := range storetest.Query(t, db, `SELECT tablename, indexname, indexdef FROM pg_indexes
 		WHERE schemaname = current_schema() AND tablename NOT LIKE 'goose%' ORDER BY 1, 2`) {
 		out = append(out, fmt.Sprintf("index %s %s %s", r[0], r[1], r[2]))
 	}
@@ -306,52 +253,8 @@ func schema(t *testing.T, db *sql.DB) []string {
 func renewalRows(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	var out []string
-	for _, r := range query(t, db, `SELECT r::text FROM renewals r ORDER BY id`) {
+	for _, r := range storetest.Query(t, db, `SELECT r::text FROM renewals r ORDER BY id`) {
 		out = append(out, r[0])
 	}
 	return out
-}
-
-// query returns the rows of a query, each column as text (NULL as "NULL").
-func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		dest := make([]any, len(cols))
-		for i := range vals {
-			dest[i] = &vals[i]
-		}
-		if err := rows.Scan(dest...); err != nil {
-			t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = "NULL"
-			if v.Valid {
-				row[i] = v.String
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func equalLines(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
 }

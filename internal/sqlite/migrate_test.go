@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/kcred/kcred/internal/storetest"
 )
 
 // TestMigrationRenewalsWithoutCertKeys runs migration 00003 on a database
@@ -19,9 +20,9 @@ import (
 // its certificates and renewals.
 func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	m := openMigrations(t)
-	db, exec := m.db, m.exec
+	db, exec := m.DB, m.Exec
 
-	m.to(2)
+	m.To(2)
 	v2 := schema(t, db)
 	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01T00:00:00.000000Z')`)
 	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
@@ -47,42 +48,29 @@ func TestMigrationRenewalsWithoutCertKeys(t *testing.T) {
 	}
 	rows := renewalRows(t, db)
 
-	m.to(3)
+	m.To(3)
 	v3 := schema(t, db)
-	equalLines(t, "renewals after Up", renewalRows(t, db), rows)
+	storetest.EqualLines(t, "renewals after Up", renewalRows(t, db), rows)
 	// 00003 takes exactly the two keys and three indexes from 00002's schema.
-	want := slices.DeleteFunc(slices.Clone(v2), func(line string) bool {
-		for _, gone := range []string{"renewals_old_cert_id", "renewals_new_cert_id", "renewals_open_old_not_after",
-			"foreign key renewals (old_cert_id)", "foreign key renewals (new_cert_id)"} {
-			if strings.Contains(line, gone) {
-				return true
-			}
-		}
-		return false
-	})
-	equalLines(t, "schema after Up", v3, want)
+	want := storetest.Without(v2, "renewals_old_cert_id", "renewals_new_cert_id", "renewals_open_old_not_after",
+		"foreign key renewals (old_cert_id)", "foreign key renewals (new_cert_id)")
+	storetest.EqualLines(t, "schema after Up", v3, want)
 	if len(v3) != len(v2)-5 {
 		t.Fatalf("Up removed %d lines of the schema, want 5", len(v2)-len(v3))
 	}
-	var indexes []string
-	for _, line := range v3 {
-		if name, ok := strings.CutPrefix(line, "index renewals "); ok {
-			indexes = append(indexes, strings.Fields(name)[0])
-		}
-	}
-	equalLines(t, "indexes of renewals", indexes,
+	storetest.EqualLines(t, "indexes of renewals", storetest.Indexes(v3, "renewals"),
 		[]string{"renewals_one_open", "renewals_open_next_action_at", "renewals_user_id", "sqlite_autoindex_renewals_1"})
 
 	deleteUser(t, db, "u1")
 	rows = renewalRows(t, db)
 
-	m.to(2)
-	equalLines(t, "schema after Down", schema(t, db), v2)
-	equalLines(t, "renewals after Down", renewalRows(t, db), rows)
+	m.To(2)
+	storetest.EqualLines(t, "schema after Down", schema(t, db), v2)
+	storetest.EqualLines(t, "renewals after Down", renewalRows(t, db), rows)
 
-	m.to(3)
-	equalLines(t, "schema after Down and Up", schema(t, db), v3)
-	equalLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
+	m.To(3)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v3)
+	storetest.EqualLines(t, "renewals after Down and Up", renewalRows(t, db), rows)
 	deleteUser(t, db, "u2")
 }
 
@@ -123,7 +111,7 @@ func schema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	var out []string
 	var tables []string
-	for _, r := range query(t, db, `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema
+	for _, r := range storetest.Query(t, db, `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema
 		WHERE name NOT LIKE 'goose%' ORDER BY type, name`) {
 		if r[0] == "table" {
 			tables = append(tables, r[1])
@@ -132,11 +120,11 @@ func schema(t *testing.T, db *sql.DB) []string {
 		out = append(out, fmt.Sprintf("%s %s %s %s", r[0], r[2], r[1], r[3]))
 	}
 	for _, table := range tables {
-		for _, c := range query(t, db, `SELECT name, type, "notnull", coalesce(dflt_value, 'NULL'), pk
+		for _, c := range storetest.Query(t, db, `SELECT name, type, "notnull", coalesce(dflt_value, 'NULL'), pk
 			FROM pragma_table_xinfo(?) ORDER BY cid`, table) {
 			out = append(out, fmt.Sprintf("column %s %v", table, c))
 		}
-		for _, k := range query(t, db, `SELECT "from", "table", "to", on_update, on_delete, match
+		for _, k := range storetest.Query(t, db, `SELECT "from", "table", "to", on_update, on_delete, match
 			FROM pragma_foreign_key_list(?) ORDER BY "from"`, table) {
 			out = append(out, fmt.Sprintf("foreign key %s (%s) references %s (%s) on update %s on delete %s match %s",
 				table, k[0], k[1], k[2], k[3], k[4], k[5]))
@@ -149,45 +137,8 @@ func schema(t *testing.T, db *sql.DB) []string {
 func renewalRows(t *testing.T, db *sql.DB) []string {
 	t.Helper()
 	var out []string
-	for _, r := range query(t, db, `SELECT * FROM renewals ORDER BY id`) {
+	for _, r := range storetest.Query(t, db, `SELECT * FROM renewals ORDER BY id`) {
 		out = append(out, strings.Join(r, " | "))
-	}
-	return out
-}
-
-// query returns the rows of a query, each column as text (NULL as "NULL").
-func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
-	t.Helper()
-	rows, err := db.QueryContext(t.Context(), q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		dest := make([]any, len(cols))
-		for i := range vals {
-			dest[i] = &vals[i]
-		}
-		if err := rows.Scan(dest...); err != nil {
-			t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = "NULL"
-			if v.Valid {
-				row[i] = v.String
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -196,18 +147,11 @@ func query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
 // sound.
 func checkIntegrity(t *testing.T, db *sql.DB) {
 	t.Helper()
-	if r := query(t, db, `PRAGMA integrity_check`); len(r) != 1 || r[0][0] != "ok" {
+	if r := storetest.Query(t, db, `PRAGMA integrity_check`); len(r) != 1 || r[0][0] != "ok" {
 		t.Fatalf("integrity_check: %v", r)
 	}
-	if r := query(t, db, `PRAGMA foreign_key_check`); len(r) != 0 {
+	if r := storetest.Query(t, db, `PRAGMA foreign_key_check`); len(r) != 0 {
 		t.Fatalf("foreign_key_check: %v", r)
-	}
-}
-
-func equalLines(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -218,18 +162,18 @@ func equalLines(t *testing.T, what string, got, want []string) {
 // notices_pending, and nothing else; Down brings back 00003's schema.
 func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 	m := openMigrations(t)
-	db, exec := m.db, m.exec
+	db, exec := m.DB, m.Exec
 	notices := func() []string {
 		t.Helper()
 		var out []string
-		for _, r := range query(t, db, `SELECT seq, id, project, service_id, service_name, user_id, username, kind,
+		for _, r := range storetest.Query(t, db, `SELECT seq, id, project, service_id, service_name, user_id, username, kind,
 				old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time FROM notices ORDER BY seq`) {
 			out = append(out, strings.Join(r, " | "))
 		}
 		return out
 	}
 
-	m.to(3)
+	m.To(3)
 	v3 := schema(t, db)
 	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01T00:00:00.000000Z')`)
 	exec(`INSERT INTO notifications (id, project, kind, create_time) VALUES ('n1', 'proj', 'renewed', '2026-10-01T00:00:00.000000Z')`)
@@ -241,9 +185,9 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 	}
 	pending := notices()[1:]
 
-	m.to(4)
+	m.To(4)
 	v4 := schema(t, db)
-	equalLines(t, "notices after Up", notices(), pending)
+	storetest.EqualLines(t, "notices after Up", notices(), pending)
 	var want []string
 	for _, line := range v3 {
 		switch {
@@ -254,34 +198,26 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 			want = append(want, line)
 		}
 	}
-	equalLines(t, "schema after Up", v4, want)
-	if n := query(t, db, `SELECT count(*) FROM notifications`); n[0][0] != "1" {
+	storetest.EqualLines(t, "schema after Up", v4, want)
+	if n := storetest.Query(t, db, `SELECT count(*) FROM notifications`); n[0][0] != "1" {
 		t.Fatalf("Up left %s notifications, want the one there was", n[0][0])
 	}
 
-	m.to(3)
-	equalLines(t, "schema after Down", schema(t, db), v3)
-	equalLines(t, "notices after Down", notices(), pending)
-	if r := query(t, db, `SELECT count(*) FROM notices WHERE notification_id IS NULL`); r[0][0] != "1" {
+	m.To(3)
+	storetest.EqualLines(t, "schema after Down", schema(t, db), v3)
+	storetest.EqualLines(t, "notices after Down", notices(), pending)
+	if r := storetest.Query(t, db, `SELECT count(*) FROM notices WHERE notification_id IS NULL`); r[0][0] != "1" {
 		t.Fatalf("after Down %s notices are pending, want 1", r[0][0])
 	}
 
-	m.to(4)
-	equalLines(t, "schema after Down and Up", schema(t, db), v4)
-	equalLines(t, "notices after Down and Up", notices(), pending)
-}
-
-// migration is a database being migrated step by step, and what tests do
-// to it.
-type migration struct {
-	t  *testing.T
-	db *sql.DB
-	p  *goose.Provider
+	m.To(4)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v4)
+	storetest.EqualLines(t, "notices after Down and Up", notices(), pending)
 }
 
 // openMigrations opens a new database with the pool Open migrates with
 // (foreign keys on, BEGIN IMMEDIATE) and no migration applied.
-func openMigrations(t *testing.T) *migration {
+func openMigrations(t *testing.T) *storetest.Migration {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "kcred.db")+"?"+dsnParams+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {
@@ -297,31 +233,5 @@ func openMigrations(t *testing.T) *migration {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &migration{t, db, p}
-}
-
-// to migrates up or down to version and checks the file's integrity.
-func (m *migration) to(version int64) {
-	m.t.Helper()
-	ctx := m.t.Context()
-	v, err := m.p.GetDBVersion(ctx)
-	if err == nil && v < version {
-		_, err = m.p.UpTo(ctx, version)
-	} else if err == nil && v > version {
-		_, err = m.p.DownTo(ctx, version)
-	}
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	if v, err := m.p.GetDBVersion(ctx); err != nil || v != version {
-		m.t.Fatalf("version %d, %v; want %d", v, err, version)
-	}
-	checkIntegrity(m.t, m.db)
-}
-
-func (m *migration) exec(query string, args ...any) {
-	m.t.Helper()
-	if _, err := m.db.ExecContext(m.t.Context(), query, args...); err != nil {
-		m.t.Fatalf("%s: %v", query, err)
-	}
+	return &storetest.Migration{T: t, DB: db, P: p, Check: func() { checkIntegrity(t, db) }}
 }
