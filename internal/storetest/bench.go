@@ -274,9 +274,11 @@ func BenchmarkSweepNoneDue(b *testing.B, s kcred.Store, bulk BulkInsert) {
 
 // BenchmarkCreateRenewals measures writing renewals as a sweep does, 512
 // users per transaction, with CreateRenewals (batch) and with the
-// single-row methods (one-by-one). Each op renews the next 512 of b.N*512
-// users made first with bulk (a realistic ~700-byte PEM and 250-byte
-// sealed key each), as a sweep of that many due users would. Next to the
+// single-row methods (one-by-one), and a sweep's whole work in the store
+// (sweep): ListRenewalCandidates of 512, then CreateRenewals of them. Each
+// op renews the next 512 of b.N*512 users made first with bulk (a
+// realistic ~700-byte PEM and 250-byte sealed key each), as a sweep of that
+// many due users would. Next to the
 // time it reports the CPU time of the process (of this process only: not a
 // PostgreSQL server's), which other load on the machine disturbs less.
 func BenchmarkCreateRenewals(b *testing.B, s kcred.Store, bulk BulkInsert) {
@@ -297,7 +299,9 @@ func BenchmarkCreateRenewals(b *testing.B, s kcred.Store, bulk BulkInsert) {
 				made++
 				old := newCert(u.ID, 1)
 				blk.Users, blk.Certs, blk.Current = append(blk.Users, u), append(blk.Certs, old), append(blk.Current, true)
-				out = append(out, renewalWrite(sv, u, old, 2))
+				w := renewalWrite(sv, u, old, 2)
+				w.Certificate.RenewAt = w.Certificate.NotAfter // base+12d
+				out = append(out, w)
 			}
 			if err := bulk(ctx, s, blk); err != nil {
 				b.Fatal(err)
@@ -305,26 +309,47 @@ func BenchmarkCreateRenewals(b *testing.B, s kcred.Store, bulk BulkInsert) {
 		}
 		return out
 	}
-	for _, batch := range []bool{true, false} {
-		name := "batch"
-		if !batch {
-			name = "one-by-one"
-		}
+	for _, name := range []string{"batch", "one-by-one", "sweep"} {
 		b.Run(name, func(b *testing.B) {
 			all := users(b, b.N*perTx)
+			byUser := make(map[string]*kcred.RenewalWrite, len(all))
+			for _, w := range all {
+				byUser[w.Certificate.UserID] = w
+			}
 			var cpu time.Duration
 			b.ResetTimer()
 			for i := range b.N {
 				writes := all[i*perTx : (i+1)*perTx]
 				cpu -= processCPU()
 				var err error
-				if batch {
+				switch name {
+				case "sweep":
+					// The first generations are due from base+11d, and
+					// the new ones (of every sub-benchmark) after it, as
+					// in a sweep: the candidates are the next 512 of all.
+					var due []*kcred.DueCertificate
+					due, err = rq(b, s).ListRenewalCandidates(ctx, base.Add(11*day), perTx)
+					writes = writes[:0:0]
+					for _, d := range due {
+						writes = append(writes, byUser[d.User.ID])
+					}
+					if err == nil && len(writes) != perTx {
+						err = fmt.Errorf("%d candidates, want %d", len(writes), perTx)
+					}
+					if err == nil {
+						var written []bool
+						written, err = rq(b, s).CreateRenewals(ctx, writes)
+						if err == nil && !written[perTx-1] {
+							err = fmt.Errorf("not written")
+						}
+					}
+				case "batch":
 					var written []bool
 					written, err = rq(b, s).CreateRenewals(ctx, writes)
 					if err == nil && !written[perTx-1] {
 						err = fmt.Errorf("not written")
 					}
-				} else {
+				default:
 					err = s.InTx(ctx, func(q kcred.Queries) error {
 						for _, w := range writes {
 							if err := q.CreateCertificate(ctx, w.Certificate); err != nil {
