@@ -22,7 +22,7 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 			}
 			return nil
 		}
-		var users, certs, renewals [][]any
+		var users, certs, currents, renewals [][]any
 		for _, u := range b.Users {
 			users = append(users, []any{u.ID, u.ServiceID, u.Username, u.Type, blob(u.SealedPassword), u.AccessControl,
 				timeArg(u.CreateTime), timeArg(u.PasswordUpdateTime)})
@@ -30,7 +30,10 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 		for i, c := range b.Certs {
 			certs = append(certs, []any{c.ID, c.UserID, int32(c.Generation), c.Serial, c.Subject, string(c.KeyType),
 				timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason,
-				int32(c.CAGeneration), timeArg(c.CreateTime), b.Current[i], timeArg(renewAt(c))})
+				int32(c.CAGeneration), timeArg(c.CreateTime), timeArg(renewAt(c))})
+			if b.Current[i] {
+				currents = append(currents, []any{c.UserID, int32(c.Generation), timeArg(renewAt(c))})
+			}
 		}
 		for _, r := range b.Renewals {
 			r := *r
@@ -44,8 +47,11 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 			return err
 		}
 		if err := copy("certificates", []string{"id", "user_id", "generation", "serial", "subject", "key_type",
-			"not_before", "not_after", "cert_pem", "sealed_key", "reason", "ca_generation", "create_time", "current", "renew_at"},
+			"not_before", "not_after", "cert_pem", "sealed_key", "reason", "ca_generation", "create_time", "renew_at"},
 			certs); err != nil {
+			return err
+		}
+		if err := copy("current_certificates", []string{"user_id", "generation", "renew_at"}, currents); err != nil {
 			return err
 		}
 		return copy("renewals", []string{"id", "user_id", "old_cert_id", "new_cert_id", "old_not_after",

@@ -21,17 +21,17 @@ const (
 	// commits: certificates have no foreign key (migration 00005), and the
 	// user's delete deletes them.
 	sqlLockUser = `SELECT FROM service_users WHERE id = $1 FOR NO KEY UPDATE`
-	// The new certificate is current unless the user has a newer one; then
-	// the older ones stop being current, in the same statement.
+	// The new certificate becomes current unless the user has a newer one
+	// (migration 00006).
 	sqlCreateCertificate = `WITH c AS (
 			INSERT INTO certificates (id, user_id, generation, serial, subject, key_type, not_before, not_after,
-				cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-				NOT EXISTS (SELECT FROM certificates WHERE user_id = $2 AND generation > $3))
-			ON CONFLICT DO NOTHING RETURNING user_id, generation, current
-		), older AS (
-			UPDATE certificates o SET current = false FROM c
-			WHERE c.current AND o.user_id = c.user_id AND o.generation < c.generation AND o.current
+				cert_pem, sealed_key, reason, ca_generation, create_time, renew_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT DO NOTHING RETURNING user_id, generation, renew_at
+		), cur AS (
+			INSERT INTO current_certificates (user_id, generation, renew_at) SELECT * FROM c
+			ON CONFLICT (user_id) DO UPDATE SET generation = excluded.generation, renew_at = excluded.renew_at
+			WHERE current_certificates.generation < excluded.generation
 		)
 		SELECT count(*) FROM c`
 	sqlListCertificates = `SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = $1 ORDER BY c.generation DESC`

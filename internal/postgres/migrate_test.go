@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,4 +258,68 @@ func renewalRows(t *testing.T, db *sql.DB) []string {
 		out = append(out, r[0])
 	}
 	return out
+}
+
+// TestMigrationCurrentCertificates runs migration 00006 both ways on
+// fillRenewals' users, each with two generations, and a user without
+// certificates: Up moves the flag of each current certificate to a row of
+// current_certificates and leaves the certificates as they were but for
+// the column; a user's delete takes its row along (the trigger); Down puts
+// the flags back and 00005's schema, but for the column's place.
+func TestMigrationCurrentCertificates(t *testing.T) {
+	m := openMigrations(t)
+	db := m.DB
+	lines := func(query string) []string { t.Helper(); return storetest.Lines(t, db, query) }
+	const (
+		certs = `SELECT id, user_id, generation, serial, subject, key_type, not_before, not_after, cert_pem,
+			sealed_key, reason, ca_generation, create_time, renew_at FROM certificates ORDER BY id`
+		flags    = `SELECT user_id, generation, current FROM certificates ORDER BY user_id, generation`
+		currents = `SELECT user_id, generation, renew_at FROM current_certificates ORDER BY user_id`
+	)
+
+	m.To(5)
+	v5 := schema(t, db)
+	fillRenewals(m)
+	m.Exec(`INSERT INTO service_users (id, service_id, username, type, sealed_password, create_time)
+		VALUES ('u3', 's', 'u3', 'normal', '\x00', '2026-01-01Z')`)
+	rows, v5flags := lines(certs), lines(flags)
+
+	m.To(6)
+	v6 := schema(t, db)
+	storetest.EqualLines(t, "certificates after Up", lines(certs), rows)
+	renewAt := storetest.Query(t, db, `SELECT renew_at FROM certificates WHERE id = 'u1-c2'`)[0][0]
+	storetest.EqualLines(t, "current certificates after Up", lines(currents),
+		[]string{"u1 | 2 | " + renewAt, "u2 | 2 | " + renewAt})
+	want := append(storetest.Without(v5, "certificates_current_renew_at", "column certificates [current "),
+		"column current_certificates [user_id text NO NULL]",
+		"column current_certificates [generation integer NO NULL]",
+		"column current_certificates [renew_at timestamp with time zone NO NULL]",
+		"constraint current_certificates current_certificates_pkey PRIMARY KEY (user_id)",
+		"index current_certificates current_certificates_pkey CREATE UNIQUE INDEX current_certificates_pkey ON "+
+			schemaName(t, db)+".current_certificates USING btree (user_id)",
+		"index current_certificates current_certificates_renew_at CREATE INDEX current_certificates_renew_at ON "+
+			schemaName(t, db)+".current_certificates USING btree (renew_at)")
+	slices.Sort(want)
+	storetest.EqualLines(t, "schema after Up", slices.Sorted(slices.Values(v6)), want)
+	deleteUser(t, db, "u1")
+	storetest.EqualLines(t, "current certificates after deleting u1", lines(currents), []string{"u2 | 2 | " + renewAt})
+
+	m.To(5)
+	// Down adds the column back last, after renew_at.
+	down := storetest.Without(v5, "column certificates [current ")
+	i := slices.Index(down, "column certificates [renew_at timestamp with time zone NO NULL]")
+	down = slices.Insert(down, i+1, "column certificates [current boolean NO false]")
+	storetest.EqualLines(t, "schema after Down", schema(t, db), down)
+	storetest.EqualLines(t, "current flags after Down", lines(flags), storetest.Without(v5flags, "u1 | "))
+
+	m.To(6)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v6)
+	deleteUser(t, db, "u2")
+	storetest.EqualLines(t, "current certificates after deleting u2", lines(currents), nil)
+}
+
+// schemaName returns the schema db works in, as index definitions name it.
+func schemaName(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	return storetest.Query(t, db, `SELECT current_schema()`)[0][0]
 }

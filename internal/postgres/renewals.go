@@ -28,8 +28,8 @@ const (
 
 	// sqlCreateRenewals writes a batch from one array per column, in one
 	// statement: the certificates whose generation is free (and whose user
-	// exists), the older generations made not current as in
-	// sqlCreateCertificate, and for the certificates written (w) the
+	// exists), made current as in sqlCreateCertificate, and for the
+	// certificates written (w) the
 	// renewals, notices and events, in the batch's order so that the seq
 	// of notices and events follows it. It returns the ordinal (from 1) of
 	// each entry written, how many renewals and notices were (fewer than
@@ -44,11 +44,7 @@ const (
 	//
 	// Its cost must grow with the batch, not with the users, whatever the
 	// statistics say: OFFSET 0 keeps EXISTS a probe of service_users' key
-	// per row (not a hash join over every user), and the older generations
-	// are found by the index on (user_id, generation) alone and updated by
-	// their IDs. Given "current" in the same WHERE, PostgreSQL ANDed that
-	// index with the partial index of every current certificate, once per
-	// row: a batch of 256 over 20,000 users took 100 ms.
+	// per row (not a hash join over every user).
 	sqlCreateRenewals = `WITH b AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
 				$7::timestamptz[], $8::timestamptz[], $9::text[], $10::bytea[], $11::text[], $12::integer[],
@@ -68,20 +64,19 @@ const (
 				event_id, event_time, actor, action, event_project, service, target, source, detail, ord)
 		), c AS (
 			INSERT INTO certificates (id, user_id, generation, serial, subject, key_type, not_before, not_after,
-				cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current)
+				cert_pem, sealed_key, reason, ca_generation, create_time, renew_at)
 			SELECT cert_id, user_id, generation, serial, subject, key_type, not_before, not_after,
-				cert_pem, sealed_key, reason, ca_generation, cert_create_time, renew_at,
-				NOT EXISTS (SELECT FROM certificates o WHERE o.user_id = b.user_id AND o.generation > b.generation)
+				cert_pem, sealed_key, reason, ca_generation, cert_create_time, renew_at
 			FROM b WHERE EXISTS (SELECT FROM service_users u WHERE u.id = b.user_id OFFSET 0)
 				AND NOT EXISTS (SELECT FROM (SELECT DISTINCT project FROM b) bp
 					WHERE NOT EXISTS (SELECT FROM projects p WHERE p.name = bp.project))
 			ORDER BY ord
-			ON CONFLICT DO NOTHING RETURNING id, user_id, generation, current
-		), older AS (
-			UPDATE certificates SET current = false WHERE id = ANY (ARRAY(
-				SELECT o.id FROM c CROSS JOIN LATERAL (SELECT id, current FROM certificates
-					WHERE user_id = c.user_id AND generation < c.generation OFFSET 0) o
-				WHERE c.current AND o.current))
+			ON CONFLICT DO NOTHING RETURNING id, user_id, generation, renew_at
+		), cur AS (
+			INSERT INTO current_certificates (user_id, generation, renew_at)
+			SELECT user_id, generation, renew_at FROM c
+			ON CONFLICT (user_id) DO UPDATE SET generation = excluded.generation, renew_at = excluded.renew_at
+			WHERE current_certificates.generation < excluded.generation
 		), w AS (
 			SELECT b.* FROM b JOIN c ON c.id = b.cert_id AND c.user_id = b.user_id
 		), r AS (

@@ -33,23 +33,23 @@ var candidateCols = strings.NewReplacer("u.sealed_password", "NULL::bytea", "c.c
 
 var (
 	// The sweep queries are written so that no estimate can make them read
-	// every user: PostgreSQL estimates renew_at <= $1 from the statistics
-	// of all certificates, old generations included, and with an estimate
-	// of thousands of due rows it would rather hash-join a sequential scan
-	// of service_users than probe its index. So the due rows are found and
-	// limited first, from the partial index alone, and the joins are
+	// every user: with an estimate of thousands of due rows PostgreSQL
+	// would rather hash-join a sequential scan of service_users than probe
+	// its index. So the due rows are found and limited first, from the
+	// index of current_certificates alone, and the joins are
 	// LATERAL subqueries with LIMIT 1, which PostgreSQL runs as one index
 	// probe per row. OFFSET 0 keeps NOT EXISTS a probe of renewals_one_open
 	// per certificate instead of an anti-join that may hash every open
 	// renewal. LIMIT NULL is no limit.
 	sqlListRenewalCandidates = `SELECT ` + candidateCols + `, s.project, s.name
-		FROM (SELECT * FROM certificates d
-			WHERE d.current AND d.renew_at <= $1
+		FROM (SELECT * FROM current_certificates d
+			WHERE d.renew_at <= $1
 				AND NOT EXISTS (SELECT FROM renewals r WHERE r.user_id = d.user_id AND r.closed_at IS NULL OFFSET 0)
-			ORDER BY d.renew_at LIMIT $2) c
-		CROSS JOIN LATERAL (SELECT * FROM service_users WHERE id = c.user_id LIMIT 1) u
+			ORDER BY d.renew_at LIMIT $2) d
+		CROSS JOIN LATERAL (SELECT * FROM certificates WHERE user_id = d.user_id AND generation = d.generation LIMIT 1) c
+		CROSS JOIN LATERAL (SELECT * FROM service_users WHERE id = d.user_id LIMIT 1) u
 		CROSS JOIN LATERAL (SELECT * FROM services WHERE id = u.service_id LIMIT 1) s
-		ORDER BY c.renew_at`
+		ORDER BY d.renew_at`
 	sqlListDueRenewals = fmt.Sprintf(dueRenewalFrom, `SELECT * FROM renewals
 		WHERE closed_at IS NULL AND next_action_at <= $1 ORDER BY next_action_at LIMIT $2`) +
 		` ORDER BY r.next_action_at`
@@ -100,9 +100,15 @@ func (q queries) ListOpenRenewals(ctx context.Context, project string) ([]*kcred
 	return list(q, ctx, "list open renewals", scanDueRenewal, sqlListOpenRenewals, project)
 }
 
-const sqlSetRenewBefore = `UPDATE certificates c SET renew_at = c.not_after - make_interval(secs => $2)
-	FROM service_users u JOIN services s ON s.id = u.service_id
-	WHERE u.id = c.user_id AND s.project = $1 AND c.current`
+// sqlSetRenewBefore sets renew_at of the current certificates, then its
+// copy in current_certificates.
+const sqlSetRenewBefore = `WITH c AS (
+		UPDATE certificates c SET renew_at = c.not_after - make_interval(secs => $2)
+		FROM current_certificates cc, service_users u JOIN services s ON s.id = u.service_id
+		WHERE cc.user_id = c.user_id AND cc.generation = c.generation AND u.id = c.user_id AND s.project = $1
+		RETURNING c.user_id, c.renew_at
+	)
+	UPDATE current_certificates cc SET renew_at = c.renew_at FROM c WHERE cc.user_id = c.user_id`
 
 // SetRenewBefore implements kcred.RenewalQueries.
 func (q queries) SetRenewBefore(ctx context.Context, project string, renewBefore time.Duration) error {

@@ -36,7 +36,7 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 			}
 			return nil
 		}
-		var users, certs, renewals [][]any
+		var users, certs, currents, renewals [][]any
 		for _, u := range b.Users {
 			users = append(users, []any{u.ID, u.ServiceID, u.Username, u.Type, blob(u.SealedPassword), u.AccessControl,
 				timeArg(u.CreateTime), timeArg(u.PasswordUpdateTime)})
@@ -44,7 +44,10 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 		for i, c := range b.Certs {
 			certs = append(certs, []any{c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
 				timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
-				timeArg(c.CreateTime), b.Current[i], timeArg(renewAt(c))})
+				timeArg(c.CreateTime), timeArg(renewAt(c))})
+			if b.Current[i] {
+				currents = append(currents, []any{c.UserID, c.Generation, timeArg(renewAt(c))})
+			}
 		}
 		for _, r := range b.Renewals {
 			r := *r
@@ -58,8 +61,11 @@ func BulkInsert(ctx context.Context, ks kcred.Store, b *storetest.Bulk) error {
 			return err
 		}
 		if err := insert("certificates", []string{"id", "user_id", "generation", "serial", "subject", "key_type",
-			"not_before", "not_after", "cert_pem", "sealed_key", "reason", "ca_generation", "create_time", "current", "renew_at"},
+			"not_before", "not_after", "cert_pem", "sealed_key", "reason", "ca_generation", "create_time", "renew_at"},
 			certs); err != nil {
+			return err
+		}
+		if err := insert("current_certificates", []string{"user_id", "generation", "renew_at"}, currents); err != nil {
 			return err
 		}
 		return insert("renewals", []string{"id", "user_id", "old_cert_id", "new_cert_id", "old_not_after",

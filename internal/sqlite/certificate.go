@@ -16,14 +16,14 @@ const (
 )
 
 var (
-	// The new certificate is current unless the user has a newer one;
-	// sqlUncurrent then takes current from the older ones.
 	sqlCreateCertificate = stmt(`INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
-		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-			NOT EXISTS (SELECT 1 FROM certificates WHERE user_id = ?2 AND generation > ?3))
-		ON CONFLICT DO NOTHING RETURNING current`)
-	sqlUncurrent        = stmt(`UPDATE certificates SET current = 0 WHERE user_id = ? AND generation < ? AND current = 1`)
+		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	// The new certificate is current unless the user has a newer one
+	// (migration 00006).
+	sqlSetCurrent = stmt(`INSERT INTO current_certificates (user_id, generation, renew_at) VALUES (?, ?, ?)
+		ON CONFLICT DO UPDATE SET generation = excluded.generation, renew_at = excluded.renew_at
+		WHERE excluded.generation > current_certificates.generation`)
 	sqlListCertificates = stmt(`SELECT ` + certCols + ` FROM certificates c WHERE c.user_id = ?
 		ORDER BY c.generation DESC`)
 
@@ -70,31 +70,26 @@ func renewalDest(r *kcred.Renewal) []any {
 
 // CreateCertificate implements kcred.Queries. ENOTFOUND when the user does
 // not exist. The certificate becomes the user's current one when no newer
-// generation exists, in one transaction with taking current from the older
-// ones (q's, or its own outside InTx); the single write connection keeps two
-// of them from interleaving.
+// generation exists, in one transaction with the insert (q's, or its own
+// outside InTx).
 func (q queries) CreateCertificate(ctx context.Context, c *kcred.Certificate) error {
 	if err := prepareCertificate(c); err != nil {
 		return err
 	}
 	return q.atomic(ctx, func(q queries) error {
-		var current bool
-		err := q.write(ctx, sqlCreateCertificate).QueryRowContext(ctx, c.ID, c.UserID, c.Generation, c.Serial,
+		n, err := q.exec(ctx, sqlCreateCertificate, c.ID, c.UserID, c.Generation, c.Serial,
 			c.Subject, string(c.KeyType), timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey),
-			c.Reason, c.CAGeneration, timeArg(c.CreateTime), timeArg(c.RenewAt)).Scan(&current)
+			c.Reason, c.CAGeneration, timeArg(c.CreateTime), timeArg(c.RenewAt))
 		if isForeignKey(err) {
 			return kcred.Errorf(kcred.ENOTFOUND, "Service user does not exist.")
-		} else if errors.Is(err, sql.ErrNoRows) {
-			return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
 		} else if err != nil {
 			return fail("create certificate", err, "")
 		}
-		// A first generation has no older one to take current from: a
-		// user's creation skips the statement.
-		if current && c.Generation > 1 {
-			if _, err := q.exec(ctx, sqlUncurrent, c.UserID, c.Generation); err != nil {
-				return fail("create certificate", err, "")
-			}
+		if n == 0 {
+			return kcred.Errorf(kcred.ECONFLICT, "Certificate generation %d of the service user already exists.", c.Generation)
+		}
+		if _, err := q.exec(ctx, sqlSetCurrent, c.UserID, c.Generation, timeArg(c.RenewAt)); err != nil {
+			return fail("create certificate", err, "")
 		}
 		return nil
 	})

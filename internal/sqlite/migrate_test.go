@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,11 +137,7 @@ func schema(t *testing.T, db *sql.DB) []string {
 // renewalRows returns every row of renewals, every column as text.
 func renewalRows(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	var out []string
-	for _, r := range storetest.Query(t, db, `SELECT * FROM renewals ORDER BY id`) {
-		out = append(out, strings.Join(r, " | "))
-	}
-	return out
+	return storetest.Lines(t, db, `SELECT * FROM renewals ORDER BY id`)
 }
 
 // checkIntegrity fails t unless SQLite finds the file and its foreign keys
@@ -165,12 +162,8 @@ func TestMigrationDigestedNoticesDeleted(t *testing.T) {
 	db, exec := m.DB, m.Exec
 	notices := func() []string {
 		t.Helper()
-		var out []string
-		for _, r := range storetest.Query(t, db, `SELECT seq, id, project, service_id, service_name, user_id, username, kind,
-				old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time FROM notices ORDER BY seq`) {
-			out = append(out, strings.Join(r, " | "))
-		}
-		return out
+		return storetest.Lines(t, db, `SELECT seq, id, project, service_id, service_name, user_id, username, kind,
+			old_serial, new_serial, old_not_after, new_not_after, offset_ns, create_time FROM notices ORDER BY seq`)
 	}
 
 	m.To(3)
@@ -234,4 +227,74 @@ func openMigrations(t *testing.T) *storetest.Migration {
 		t.Fatal(err)
 	}
 	return &storetest.Migration{T: t, DB: db, P: p, Check: func() { checkIntegrity(t, db) }}
+}
+
+// TestMigrationCurrentCertificates runs migration 00006 on a database with
+// users of one and two generations and one without certificates, both
+// ways: Up moves the flag of each current certificate to a row of
+// current_certificates (renew_at falling back to not_after, as
+// CreateCertificate stores it), leaves the certificates as they were but
+// for the column, and Down puts the flags back; a user's delete takes its
+// row along.
+func TestMigrationCurrentCertificates(t *testing.T) {
+	m := openMigrations(t)
+	db, exec := m.DB, m.Exec
+	const (
+		certs = `SELECT id, user_id, generation, serial, subject, key_type, not_before, not_after, cert_pem,
+			sealed_key, reason, ca_generation, create_time, renew_at FROM certificates ORDER BY id`
+		flags    = `SELECT user_id, generation, current FROM certificates ORDER BY user_id, generation`
+		currents = `SELECT user_id, generation, renew_at FROM current_certificates ORDER BY user_id`
+	)
+	lines := func(query string) []string { t.Helper(); return storetest.Lines(t, db, query) }
+
+	m.To(5)
+	v5 := schema(t, db)
+	exec(`INSERT INTO projects (name, create_time) VALUES ('proj', '2026-01-01T00:00:00.000000Z')`)
+	exec(`INSERT INTO services (id, project, name, type, create_time, update_time)
+		VALUES ('s', 'proj', 'kafka', 'kafka', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`)
+	for _, u := range []struct {
+		id    string
+		gens  int
+		renew any
+	}{{"u1", 2, "2026-10-01T00:00:00.000000Z"}, {"u2", 1, nil}, {"u3", 0, nil}} {
+		exec(`INSERT INTO service_users (id, service_id, username, type, sealed_password, create_time)
+			VALUES (?1, 's', ?1, 'normal', x'00', '2026-01-01T00:00:00.000000Z')`, u.id)
+		for gen := 1; gen <= u.gens; gen++ {
+			exec(`INSERT INTO certificates (id, user_id, generation, serial, key_type, not_before, not_after, cert_pem,
+					sealed_key, reason, ca_generation, create_time, current, renew_at)
+				VALUES (?1 || '-c' || ?2, ?1, ?2, 'serial', 'ec-p256', '2026-01-01T00:00:00.000000Z',
+					'2026-12-31T00:00:00.000000Z', 'pem', x'01', 'create', 1, '2026-01-01T00:00:00.000000Z', ?2 = ?3, ?4)`,
+				u.id, gen, u.gens, u.renew)
+		}
+	}
+	rows, v5flags := lines(certs), lines(flags)
+
+	m.To(6)
+	v6 := schema(t, db)
+	storetest.EqualLines(t, "certificates after Up", lines(certs), rows)
+	storetest.EqualLines(t, "current certificates after Up", lines(currents),
+		[]string{"u1 | 2 | 2026-10-01T00:00:00.000000Z", "u2 | 1 | 2026-12-31T00:00:00.000000Z"})
+	want := storetest.Without(v5, "certificates_current_renew_at", "column certificates [current ")
+	want = append(want,
+		"index current_certificates current_certificates_renew_at CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, generation)",
+		"column current_certificates [user_id TEXT 1 NULL 1]",
+		"column current_certificates [generation INTEGER 1 NULL 0]",
+		"column current_certificates [renew_at TEXT 1 NULL 0]",
+		"foreign key current_certificates (user_id) references service_users (id) on update NO ACTION on delete CASCADE match NONE")
+	slices.Sort(want) // the new table's lines are among the others
+	storetest.EqualLines(t, "schema after Up", slices.Sorted(slices.Values(v6)), want)
+
+	m.To(5)
+	// Down adds the column back last, after renew_at.
+	down := storetest.Without(v5, "column certificates [current ")
+	i := slices.Index(down, "column certificates [renew_at TEXT 0 NULL 0]")
+	down = slices.Insert(down, i+1, "column certificates [current INTEGER 1 0 0]")
+	storetest.EqualLines(t, "schema after Down", schema(t, db), down)
+	storetest.EqualLines(t, "current flags after Down", lines(flags), v5flags)
+
+	m.To(6)
+	storetest.EqualLines(t, "schema after Down and Up", schema(t, db), v6)
+	exec(`DELETE FROM service_users WHERE id = 'u1'`)
+	storetest.EqualLines(t, "current certificates after deleting u1", lines(currents),
+		[]string{"u2 | 1 | 2026-12-31T00:00:00.000000Z"})
 }

@@ -50,27 +50,22 @@ func chunks(n int, fn func(lo, hi int) error) error {
 
 var (
 	// sqlRenewalUsers returns the users of a JSON array of [user ID, old
-	// certificate ID] that exist, with their newest generation and whether
-	// the old certificate is theirs. Whether a new certificate is current
-	// is decided from the generation, so that the INSERT below reads
-	// nothing from the table it writes (SQLite would first copy its rows to
-	// a temporary table). Renewals have no foreign keys to certificates
-	// (migration 00003): the check of the old certificate, one seek of the
+	// certificate ID] that exist, and whether the old certificate is
+	// theirs. Renewals have no foreign keys to certificates (migration
+	// 00003): the check of the old certificate, one seek of the
 	// certificates' primary key, keeps their references from dangling; the
 	// new certificate is the one the batch writes. CROSS JOIN keeps the
 	// array the outer loop: one seek of service_users per entry.
-	sqlRenewalUsers = wstmt(`SELECT u.id, coalesce((SELECT max(c.generation) FROM certificates c WHERE c.user_id = u.id), 0),
-			EXISTS (SELECT 1 FROM certificates o WHERE o.id = json_each.value ->> 1 AND o.user_id = u.id)
+	sqlRenewalUsers = wstmt(`SELECT u.id, EXISTS (SELECT 1 FROM certificates o WHERE o.id = json_each.value ->> 1 AND o.user_id = u.id)
 		FROM json_each(?) CROSS JOIN service_users u ON u.id = json_each.value ->> 0`)
 	// RETURNING tells which rows were written; a user is in a batch once.
 	sqlCreateCertificates = newMultiRow(`INSERT INTO certificates (id, user_id, generation, serial, subject, key_type,
-		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at, current) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING RETURNING user_id`)
-	// sqlUncurrents takes current from the older generations of a JSON
-	// array of [user ID, new generation]: one seek of the unique index on
-	// (user_id, generation) per user.
-	sqlUncurrents = wstmt(`UPDATE certificates SET current = 0 FROM json_each(?) j
-		WHERE certificates.user_id = j.value ->> 0 AND certificates.generation < j.value ->> 1 AND certificates.current = 1`)
+		not_before, not_after, cert_pem, sealed_key, reason, ca_generation, create_time, renew_at) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING RETURNING user_id`)
+	// sqlSetCurrents is sqlSetCurrent for many certificates.
+	sqlSetCurrents = newMultiRow(`INSERT INTO current_certificates (user_id, generation, renew_at) VALUES `,
+		`(?, ?, ?)`, ` ON CONFLICT DO UPDATE SET generation = excluded.generation, renew_at = excluded.renew_at
+		WHERE excluded.generation > current_certificates.generation`)
 	sqlCreateRenewals = newMultiRow(`INSERT INTO renewals (id, user_id, old_cert_id, new_cert_id, old_not_after,
 		create_time, acknowledged_at, acknowledged_by, last_reminder_ns, reminders_sent, closed_at, next_action_at) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING`)
@@ -100,41 +95,27 @@ func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite
 			return err
 		}
 		todo := make([]*kcred.RenewalWrite, 0, len(batch))
-		isCurrent := make(map[*kcred.Certificate]bool, len(batch))
 		for _, w := range batch {
-			u, ok := found[w.Certificate.UserID]
-			if !ok {
-				continue // deleted meanwhile
+			if _, ok := found[w.Certificate.UserID]; ok { // else deleted meanwhile
+				todo = append(todo, w)
 			}
-			todo = append(todo, w)
-			isCurrent[w.Certificate] = w.Certificate.Generation > u.newest
 		}
-		inserted, err := q.createCertificates(ctx, todo, isCurrent)
+		inserted, err := q.createCertificates(ctx, todo)
 		if err != nil {
 			return err
 		}
 		// From here only what was written: the generation was free.
 		done := todo[:0]
-		var pairs [][2]any
 		for _, w := range todo {
 			if inserted[w.Certificate.UserID] {
-				if !found[w.Certificate.UserID].oldCert {
+				if !found[w.Certificate.UserID] {
 					return kcred.Errorf(kcred.ENOTFOUND, "Old certificate of a renewal does not exist or is another user's.")
 				}
 				done = append(done, w)
-				if isCurrent[w.Certificate] {
-					pairs = append(pairs, [2]any{w.Certificate.UserID, w.Certificate.Generation})
-				}
 			}
 		}
-		if len(pairs) > 0 {
-			arg, err := json.Marshal(pairs)
-			if err != nil {
-				return fail("create renewals", err, "")
-			}
-			if _, err := q.exec(ctx, sqlUncurrents, string(arg)); err != nil {
-				return fail("create renewals", err, "")
-			}
+		if err := q.setCurrents(ctx, done); err != nil {
+			return err
 		}
 		if err := q.createRenewalRows(ctx, done); err != nil {
 			return err
@@ -182,28 +163,23 @@ func prepareRenewals(batch []*kcred.RenewalWrite) (string, error) {
 	return string(b), err
 }
 
-// renewalUser is what sqlRenewalUsers tells of a user of a batch.
-type renewalUser struct {
-	newest  int  // the newest generation, 0 for a user without certificate
-	oldCert bool // whether the renewal's old certificate is the user's
-}
-
 // renewalUsers returns the users of the JSON array ids (see
-// prepareRenewals) that exist.
-func (q queries) renewalUsers(ctx context.Context, ids string) (map[string]renewalUser, error) {
+// prepareRenewals) that exist, and for each whether the old certificate of
+// its renewal is its own.
+func (q queries) renewalUsers(ctx context.Context, ids string) (map[string]bool, error) {
 	rows, err := q.write(ctx, sqlRenewalUsers).QueryContext(ctx, ids)
 	if err != nil {
 		return nil, fail("create renewals", err, "")
 	}
 	defer rows.Close()
-	out := map[string]renewalUser{}
+	out := map[string]bool{}
 	for rows.Next() {
 		var id string
-		var u renewalUser
-		if err := rows.Scan(&id, &u.newest, &u.oldCert); err != nil {
+		var oldCert bool
+		if err := rows.Scan(&id, &oldCert); err != nil {
 			return nil, fail("create renewals", err, "")
 		}
-		out[id] = u
+		out[id] = oldCert
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fail("create renewals", err, "")
@@ -214,16 +190,16 @@ func (q queries) renewalUsers(ctx context.Context, ids string) (map[string]renew
 // createCertificates inserts the certificates of todo and returns the
 // users whose certificate was written: the others' generation (or ID) was
 // taken.
-func (q queries) createCertificates(ctx context.Context, todo []*kcred.RenewalWrite, current map[*kcred.Certificate]bool) (map[string]bool, error) {
+func (q queries) createCertificates(ctx context.Context, todo []*kcred.RenewalWrite) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(todo))
-	args := make([]any, 0, 15*min(len(todo), maxRows))
+	args := make([]any, 0, 14*min(len(todo), maxRows))
 	err := chunks(len(todo), func(lo, hi int) error {
 		args = args[:0]
 		for _, w := range todo[lo:hi] {
 			c := w.Certificate
 			args = append(args, c.ID, c.UserID, c.Generation, c.Serial, c.Subject, string(c.KeyType),
 				timeArg(c.NotBefore), timeArg(c.NotAfter), c.CertPEM, blob(c.SealedKey), c.Reason, c.CAGeneration,
-				timeArg(c.CreateTime), timeArg(c.RenewAt), current[c])
+				timeArg(c.CreateTime), timeArg(c.RenewAt))
 		}
 		rows, err := q.write(ctx, sqlCreateCertificates[hi-lo]).QueryContext(ctx, args...)
 		if err != nil {
@@ -243,6 +219,23 @@ func (q queries) createCertificates(ctx context.Context, todo []*kcred.RenewalWr
 		return nil
 	})
 	return inserted, err
+}
+
+// setCurrents makes the certificates of done their users' current ones,
+// unless a user has a newer generation.
+func (q queries) setCurrents(ctx context.Context, done []*kcred.RenewalWrite) error {
+	args := make([]any, 0, 3*min(len(done), maxRows))
+	return chunks(len(done), func(lo, hi int) error {
+		args = args[:0]
+		for _, w := range done[lo:hi] {
+			c := w.Certificate
+			args = append(args, c.UserID, c.Generation, timeArg(c.RenewAt))
+		}
+		if _, err := q.exec(ctx, sqlSetCurrents[hi-lo], args...); err != nil {
+			return fail("create renewals", err, "")
+		}
+		return nil
+	})
 }
 
 // createRenewalRows inserts the renewals, notices and events of done.

@@ -164,7 +164,7 @@ func TestTimeText(t *testing.T) {
 func TestSweepIndexes(t *testing.T) {
 	s := newStore(t)
 	for name, query := range map[string]string{
-		"current certificates due": `SELECT id FROM certificates WHERE current = 1 AND renew_at < '2027'`,
+		"current certificates due": `SELECT user_id FROM current_certificates WHERE renew_at < '2027'`,
 		"open renewals due":        `SELECT id FROM renewals WHERE closed_at IS NULL AND next_action_at < '2027'`,
 		"pending deliveries due":   `SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt < '2027'`,
 	} {

@@ -27,21 +27,29 @@ var candidateCols = strings.NewReplacer("u.sealed_password", "NULL", "c.cert_pem
 	Replace(userCols + ", " + certCols)
 
 var (
-	// The partial index certificates_current_renew_at gives the due current
-	// certificates in order; the partial unique index renewals_one_open
-	// answers NOT EXISTS with one seek. Both conditions of the partial
-	// indexes (current = 1, closed_at IS NULL) must stay as they are written
-	// in the migration for SQLite to use them.
+	// The index current_certificates_renew_at gives the due users in
+	// order; the partial unique index renewals_one_open answers NOT EXISTS
+	// with one seek. Its condition (closed_at IS NULL) must stay as it is
+	// written in the migration for SQLite to use it.
 	sqlListRenewalCandidates = stmt(`SELECT ` + candidateCols + `, s.project, s.name
-		FROM certificates c
-		JOIN service_users u ON u.id = c.user_id
+		FROM current_certificates cc
+		JOIN certificates c ON c.user_id = cc.user_id AND c.generation = cc.generation
+		JOIN service_users u ON u.id = cc.user_id
 		JOIN services s ON s.id = u.service_id
-		WHERE c.current = 1 AND c.renew_at <= ?
-			AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.user_id = c.user_id AND r.closed_at IS NULL)
-		ORDER BY c.renew_at LIMIT ?`)
-	// Whole seconds move by the modifier; the stored ".ffffffZ" stays.
+		WHERE cc.renew_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.user_id = cc.user_id AND r.closed_at IS NULL)
+		ORDER BY cc.renew_at LIMIT ?`)
+	// Whole seconds move by the modifier; the stored ".ffffffZ" stays. The
+	// certificates first, then their copy of renew_at in
+	// current_certificates.
 	sqlSetRenewBefore = stmt(`UPDATE certificates SET renew_at = strftime('%Y-%m-%dT%H:%M:%S', not_after, ?) || substr(not_after, 20)
-		WHERE current = 1 AND user_id IN (SELECT u.id FROM service_users u JOIN services s ON s.id = u.service_id WHERE s.project = ?)`)
+		FROM current_certificates cc
+		WHERE cc.user_id = certificates.user_id AND cc.generation = certificates.generation
+			AND cc.user_id IN (SELECT u.id FROM service_users u JOIN services s ON s.id = u.service_id WHERE s.project = ?)`)
+	sqlCopyRenewAt = stmt(`UPDATE current_certificates SET renew_at = c.renew_at
+		FROM certificates c
+		WHERE c.user_id = current_certificates.user_id AND c.generation = current_certificates.generation
+			AND current_certificates.user_id IN (SELECT u.id FROM service_users u JOIN services s ON s.id = u.service_id WHERE s.project = ?)`)
 	sqlListDueRenewals = stmt(dueRenewalFrom + ` WHERE r.closed_at IS NULL AND r.next_action_at <= ?
 		ORDER BY r.next_action_at LIMIT ?`)
 	// Through the project's services and users: O(users of the project).
@@ -117,8 +125,13 @@ func (q queries) listDueRenewals(ctx context.Context, op string, n int, args ...
 // SetRenewBefore implements kcred.RenewalQueries.
 func (q queries) SetRenewBefore(ctx context.Context, project string, renewBefore time.Duration) error {
 	modifier := fmt.Sprintf("-%d seconds", int64(renewBefore/time.Second))
-	if _, err := q.exec(ctx, sqlSetRenewBefore, modifier, project); err != nil {
-		return fail("set renew before", err, "")
-	}
-	return nil
+	return q.atomic(ctx, func(q queries) error {
+		if _, err := q.exec(ctx, sqlSetRenewBefore, modifier, project); err != nil {
+			return fail("set renew before", err, "")
+		}
+		if _, err := q.exec(ctx, sqlCopyRenewAt, project); err != nil {
+			return fail("set renew before", err, "")
+		}
+		return nil
+	})
 }

@@ -86,6 +86,16 @@ func Query(t *testing.T, db *sql.DB, q string, args ...any) [][]string {
 	return out
 }
 
+// Lines returns the rows of q as lines, their columns joined by " | ".
+func Lines(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	var out []string
+	for _, r := range Query(t, db, q, args...) {
+		out = append(out, strings.Join(r, " | "))
+	}
+	return out
+}
+
 // EqualLines fails t unless got and want are the same lines.
 func EqualLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
