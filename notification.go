@@ -96,6 +96,19 @@ type DueCertificate struct {
 	Credentials
 }
 
+// Key returns d's place in the order of ListRenewalCandidates.
+func (d *DueCertificate) Key() CandidateKey {
+	return CandidateKey{RenewAt: d.Current.RenewAt, UserID: d.User.ID}
+}
+
+// CandidateKey orders renewal candidates: by their current certificate's
+// RenewAt, then by their user's ID. The zero CandidateKey is before every
+// candidate.
+type CandidateKey struct {
+	RenewAt time.Time
+	UserID  string
+}
+
 // DueRenewal is an open renewal with the names the notices need.
 type DueRenewal struct {
 	Project     string

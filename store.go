@@ -131,13 +131,15 @@ type Queries interface {
 // notifications, under the same rules as Queries.
 type RenewalQueries interface {
 	// ListRenewalCandidates lists the current certificates with
-	// RenewAt <= horizon whose user has no open renewal, soonest RenewAt
-	// first, at most limit, with their users, without what a renewal does
-	// not need: the certificates' CertPEM and SealedKey and the users'
-	// SealedPassword are left empty. Its cost grows with the
-	// number returned, not with the number of users (an index on the
-	// current certificates' not_after).
-	ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*DueCertificate, error)
+	// RenewAt <= horizon whose user has no open renewal, in the order of
+	// their CandidateKey (soonest RenewAt first, then by user ID) and
+	// after the key after, at most limit, with their users, without what
+	// a renewal does not need: the certificates' CertPEM and SealedKey and
+	// the users' SealedPassword are left empty. A sweep passes the key of
+	// the last candidate it read, and reads each candidate once. Its cost
+	// grows with the number returned, not with the number of users (an
+	// index on the current certificates' RenewAt).
+	ListRenewalCandidates(ctx context.Context, horizon time.Time, after CandidateKey, limit int) ([]*DueCertificate, error)
 	// CreateRenewals writes a batch of renewals, each as CreateCertificate,
 	// CreateRenewal, CreateNotice and CreateEvent would write its parts (the
 	// same defaults, the new certificate current unless a newer generation

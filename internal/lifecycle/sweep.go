@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kcred/kcred"
@@ -17,8 +16,9 @@ import (
 // held for long (512 renewals hold it about 40 ms at 20,000 users).
 const sweepBatch = 512
 
-// sweepRound is how many candidates a sweep reads at once, besides those
-// of the batches still being committed, which a read may return again.
+// sweepRound is how many candidates a sweep reads at once. The reading
+// runs ahead of the issuing by up to a round, so that the cores issue
+// while the next round is read.
 const sweepRound = 8 * sweepBatch
 
 // sweepQueue is how many issued batches may wait for the writer. The
@@ -80,130 +80,111 @@ func (p *projects) get(ctx context.Context, name string) (*kcred.Project, error)
 
 // renewal is a renewal being prepared outside the transaction.
 type renewal struct {
-	due    *kcred.DueCertificate
-	policy kcred.CertPolicy
-	write  *kcred.RenewalWrite // what commitRenewals stores
-	err    error
+	due     *kcred.DueCertificate
+	project *kcred.Project
+	policy  kcred.CertPolicy
+	now     time.Time           // when the candidate was read
+	write   *kcred.RenewalWrite // what commitRenewals stores
+	err     error
 }
 
-// renewDue renews the due certificates in a pipeline: a goroutine
-// (issueDue) reads the candidates and makes their keys a batch at a time,
-// on every core, while renewDue commits the batch before; the next read
-// overlaps the commits too. So the cores stay busy with what a renewal
-// costs, and SQLite's one writer does nothing but write.
+// renewDue renews the due certificates in a pipeline of three goroutines:
+// readDue reads the candidates a round at a time, the next while the last
+// is issued; the issuing makes the keys of a batch on every core; and
+// renewDue itself commits the batches. So the cores stay busy with what a
+// renewal costs, and SQLite's one writer does nothing but write. Each
+// candidate is read once a sweep (see ListRenewalCandidates): one that
+// fails to issue, or whose generation was taken, waits for the next sweep.
 func (m *Manager) renewDue(ctx context.Context) (int, error) {
+	// A failed commit stops the reading and issuing; what was issued is
+	// dropped, and its users stay candidates.
+	readCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	var (
-		issued   = make(chan []*renewal, sweepQueue)
-		commits  atomic.Int64 // batches committed, in order
-		stop     atomic.Bool  // a commit failed: make no more
-		mu       sync.Mutex
-		lost     = map[string]bool{} // users whose generation was taken (under mu)
-		issueErr error
+		read             = make(chan []*renewal, sweepRound/sweepBatch)
+		issued           = make(chan []*renewal, sweepQueue)
+		readErr, sendErr error
 	)
 	go func() {
+		defer close(read)
+		readErr = m.readDue(readCtx, read)
+	}()
+	go func() {
 		defer close(issued)
-		issueErr = m.issueDue(ctx, issued, &commits, &stop, func(user string) bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return lost[user]
-		})
+		for b := range read {
+			m.issueAll(readCtx, b)
+			select {
+			case issued <- b:
+			case <-readCtx.Done():
+				sendErr = readCtx.Err()
+				for range read { // let readDue end
+				}
+				return
+			}
+		}
 	}()
 	total := 0
 	var err error
 	for b := range issued {
 		if err != nil {
-			continue // drain the issuer
+			continue // drain the issuing
 		}
 		var n int
-		var skipped []string
-		n, skipped, err = m.commitRenewals(ctx, b)
+		n, err = m.commitRenewals(ctx, b)
 		total += n
-		mu.Lock()
-		for _, u := range skipped {
-			lost[u] = true
-		}
-		mu.Unlock()
-		commits.Add(1)
 		if err != nil {
-			stop.Store(true)
+			stop()
 		}
 	}
 	if err != nil {
 		return total, err
 	}
-	return total, issueErr
+	if readErr != nil {
+		return total, readErr
+	}
+	return total, sendErr
 }
 
-// issueDue is the reading and issuing half of renewDue: it sends batches to
-// issued until no candidate is left. A candidate is renewed at most once a
-// sweep: the candidates of batches not yet committed when it reads are left
-// out (the read may not see their commit), and so are those that failed to
-// issue or whose generation was taken (lost), which stay candidates.
-func (m *Manager) issueDue(ctx context.Context, issued chan<- []*renewal, commits *atomic.Int64, stop *atomic.Bool, lost func(user string) bool) error {
+// readDue is the reading half of renewDue: it sends the candidates to
+// read in batches until none is left, each with the policy of its project.
+func (m *Manager) readDue(ctx context.Context, read chan<- []*renewal) error {
 	ps := &projects{m: m, ps: map[string]*kcred.Project{}}
-	inFlight := map[string]int64{} // user: number of its batch
-	failed := map[string]bool{}
-	var sent int64
-	for !stop.Load() {
-		// Every batch committed before the read is in what it sees; the
-		// others' users may come again, beyond the sweepRound asked for.
-		seen := commits.Load()
-		for u, b := range inFlight {
-			if b < seen {
-				delete(inFlight, u)
-			}
-		}
+	var after kcred.CandidateKey
+	for {
 		now := m.Now()
-		due, err := m.store.ListRenewalCandidates(ctx, now, sweepRound+len(inFlight))
+		due, err := m.store.ListRenewalCandidates(ctx, now, after, sweepRound)
 		if err != nil {
 			return err
 		}
-		var batch []*renewal
-		flush := func() {
-			m.issueAll(ctx, ps, batch, now)
-			for _, r := range batch {
-				if r.err != nil {
-					failed[r.due.User.ID] = true
+		all := len(due) == sweepRound // else the read found all that is due now
+		for len(due) > 0 {
+			n := min(len(due), sweepBatch)
+			batch := make([]*renewal, n)
+			for i, d := range due[:n] {
+				p, err := ps.get(ctx, d.Project)
+				if err != nil {
+					return err
 				}
-				inFlight[r.due.User.ID] = sent
+				batch[i] = &renewal{due: d, project: p, policy: m.Policy(p), now: now}
 			}
-			issued <- batch
-			sent++
-			batch = nil
-		}
-		fresh := 0
-		for _, d := range due {
-			if _, ok := inFlight[d.User.ID]; ok || failed[d.User.ID] || lost(d.User.ID) {
-				continue
-			}
-			p, err := ps.get(ctx, d.Project)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, &renewal{due: d, policy: m.Policy(p)})
-			fresh++
-			if len(batch) == sweepBatch {
-				if flush(); stop.Load() {
-					return nil
-				}
+			after = due[n-1].Key()
+			due = due[n:]
+			select {
+			case read <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
-		if len(batch) > 0 {
-			flush()
-		}
-		if fresh == 0 {
-			// Nothing new is due: what the read returned is being
-			// committed, or failed and stays a candidate.
+		if !all {
 			return nil
 		}
 	}
-	return nil
 }
 
 // issueAll makes the new keys and certificates of a batch, and the records
 // that store them, on every core: key generation is the cost of a renewal,
 // and the one writer should do nothing but write.
-func (m *Manager) issueAll(ctx context.Context, ps *projects, batch []*renewal, now time.Time) {
+func (m *Manager) issueAll(ctx context.Context, batch []*renewal) {
 	work := make(chan *renewal)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -211,7 +192,7 @@ func (m *Manager) issueAll(ctx context.Context, ps *projects, batch []*renewal, 
 		go func() {
 			defer wg.Done()
 			for r := range work {
-				r.write, r.err = m.issueRenewal(ctx, ps, r, now)
+				r.write, r.err = m.issueRenewal(ctx, r)
 			}
 		}()
 	}
@@ -224,11 +205,8 @@ func (m *Manager) issueAll(ctx context.Context, ps *projects, batch []*renewal, 
 
 // issueRenewal makes the new certificate of r and the renewal, notice and
 // event that go with it.
-func (m *Manager) issueRenewal(ctx context.Context, ps *projects, r *renewal, now time.Time) (*kcred.RenewalWrite, error) {
-	p, err := ps.get(ctx, r.due.Project) // cached by renewDue; no store read here
-	if err != nil {
-		return nil, err
-	}
+func (m *Manager) issueRenewal(ctx context.Context, r *renewal) (*kcred.RenewalWrite, error) {
+	p, now := r.project, r.now
 	svc := &kcred.Service{ID: r.due.User.ServiceID, Name: r.due.ServiceName}
 	u := r.due.User
 	c, _, err := m.issue(ctx, p, svc, &u, r.due.Current.Generation+1, kcred.ReasonRenewal)
@@ -257,9 +235,8 @@ func (m *Manager) issueRenewal(ctx context.Context, ps *projects, r *renewal, no
 
 // commitRenewals stores a batch: for each user the new certificate, the
 // open renewal, its notice and its event, in one transaction and a few
-// statements (CreateRenewals). It returns how many it renewed and the
-// users it skipped because their generation was taken.
-func (m *Manager) commitRenewals(ctx context.Context, batch []*renewal) (int, []string, error) {
+// statements (CreateRenewals). It returns how many it renewed.
+func (m *Manager) commitRenewals(ctx context.Context, batch []*renewal) (int, error) {
 	issued := make([]*renewal, 0, len(batch))
 	writes := make([]*kcred.RenewalWrite, 0, len(batch))
 	for _, r := range batch {
@@ -270,25 +247,22 @@ func (m *Manager) commitRenewals(ctx context.Context, batch []*renewal) (int, []
 		issued, writes = append(issued, r), append(writes, r.write)
 	}
 	if len(writes) == 0 {
-		return 0, nil, nil
+		return 0, nil
 	}
 	// The generation is the lock: a user whose new generation a reset or
 	// another replica took first is skipped, with its renewal.
 	written, err := m.store.CreateRenewals(ctx, writes)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	n := 0
-	var skipped []string
 	for i, r := range issued {
 		if written[i] {
 			m.changed(r.due.User.ServiceID, r.due.User.Username)
 			n++
-		} else {
-			skipped = append(skipped, r.due.User.ID)
 		}
 	}
-	return n, skipped, nil
+	return n, nil
 }
 
 // advanceRenewals sends due reminders and closes renewals whose old

@@ -298,7 +298,7 @@ func TestMigrationCurrentCertificates(t *testing.T) {
 		"index current_certificates current_certificates_pkey CREATE UNIQUE INDEX current_certificates_pkey ON "+
 			schemaName(t, db)+".current_certificates USING btree (user_id)",
 		"index current_certificates current_certificates_renew_at CREATE INDEX current_certificates_renew_at ON "+
-			schemaName(t, db)+".current_certificates USING btree (renew_at)")
+			schemaName(t, db)+".current_certificates USING btree (renew_at, user_id)")
 	slices.Sort(want)
 	storetest.EqualLines(t, "schema after Up", slices.Sorted(slices.Values(v6)), want)
 	deleteUser(t, db, "u1")

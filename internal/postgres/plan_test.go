@@ -39,7 +39,8 @@ func TestSweepPlans(t *testing.T) {
 	sweeps := []struct {
 		name, query, index, args string
 	}{
-		{"ListRenewalCandidates", postgres.SQLListRenewalCandidates, "current_certificates_renew_at", ts(90*24*time.Hour) + ", 1000"},
+		{"ListRenewalCandidates", postgres.SQLListRenewalCandidates, "current_certificates_renew_at", ts(90*24*time.Hour) + ", 1000, '0001-01-01Z'::timestamptz, ''"},
+		{"ListRenewalCandidates after a key", postgres.SQLListRenewalCandidates, "current_certificates_renew_at", ts(90*24*time.Hour) + ", 1000, " + ts(0) + ", 'x'"},
 		{"ListDueRenewals", postgres.SQLListDueRenewals, "renewals_open_next_action_at", ts(0) + ", 1000"},
 		{"ListPendingNotices", postgres.SQLListPendingNotices, "notices_pending", "1000"},
 		{"ListDueDeliveries", postgres.SQLListDueDeliveries, "deliveries_pending_next_attempt", ts(0) + ", 1000"},

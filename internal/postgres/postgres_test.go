@@ -57,7 +57,7 @@ func TestSweepFill(t *testing.T) {
 		s := postgrestest.Open(t)
 		now := storetest.FillSweep(t, s, 1000, bulk)
 		for _, horizon := range []time.Duration{0, 91 * 24 * time.Hour, 200 * 24 * time.Hour, 10000 * 24 * time.Hour} {
-			c, err := s.ListRenewalCandidates(ctx, now.Add(horizon), 0)
+			c, err := s.ListRenewalCandidates(ctx, now.Add(horizon), kcred.CandidateKey{}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -28,8 +28,10 @@ const (
 // candidateCols are userCols and certCols without the secrets and the PEM,
 // which a sweep does not need (NULL scans into []byte as nil): reading them
 // was half the cost of listing.
-var candidateCols = strings.NewReplacer("u.sealed_password", "NULL::bytea", "c.cert_pem", "''", "c.sealed_key", "NULL::bytea").
-	Replace(userCols + ", " + certCols)
+// The certificate's renew_at is read from current_certificates, where the
+// key of ListRenewalCandidates is.
+var candidateCols = strings.NewReplacer("u.sealed_password", "NULL::bytea", "c.cert_pem", "''", "c.sealed_key", "NULL::bytea",
+	"c.renew_at", "d.renew_at").Replace(userCols + ", " + certCols)
 
 var (
 	// The sweep queries are written so that no estimate can make them read
@@ -43,13 +45,13 @@ var (
 	// renewal. LIMIT NULL is no limit.
 	sqlListRenewalCandidates = `SELECT ` + candidateCols + `, s.project, s.name
 		FROM (SELECT * FROM current_certificates d
-			WHERE d.renew_at <= $1
+			WHERE d.renew_at <= $1 AND (d.renew_at, d.user_id) > ($3, $4)
 				AND NOT EXISTS (SELECT FROM renewals r WHERE r.user_id = d.user_id AND r.closed_at IS NULL OFFSET 0)
-			ORDER BY d.renew_at LIMIT $2) d
+			ORDER BY d.renew_at, d.user_id LIMIT $2) d
 		CROSS JOIN LATERAL (SELECT * FROM certificates WHERE user_id = d.user_id AND generation = d.generation LIMIT 1) c
 		CROSS JOIN LATERAL (SELECT * FROM service_users WHERE id = d.user_id LIMIT 1) u
 		CROSS JOIN LATERAL (SELECT * FROM services WHERE id = u.service_id LIMIT 1) s
-		ORDER BY d.renew_at`
+		ORDER BY d.renew_at, d.user_id`
 	sqlListDueRenewals = fmt.Sprintf(dueRenewalFrom, `SELECT * FROM renewals
 		WHERE closed_at IS NULL AND next_action_at <= $1 ORDER BY next_action_at LIMIT $2`) +
 		` ORDER BY r.next_action_at`
@@ -77,9 +79,10 @@ func scanDueCertificate(row pgx.Row) (*kcred.DueCertificate, error) {
 // ListRenewalCandidates implements kcred.RenewalQueries: one query, whose
 // cost grows with the certificates returned. A limit of 0 or less means no
 // limit.
-func (q queries) ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*kcred.DueCertificate, error) {
+func (q queries) ListRenewalCandidates(ctx context.Context, horizon time.Time, after kcred.CandidateKey, limit int) ([]*kcred.DueCertificate, error) {
+	// The zero time, year 1, is before every stored one.
 	return list(q, ctx, "list renewal candidates", scanDueCertificate, sqlListRenewalCandidates,
-		kcred.UTC(horizon), limitArg(limit))
+		kcred.UTC(horizon), limitArg(limit), after.RenewAt.UTC(), after.UserID)
 }
 
 func scanDueRenewal(row pgx.Row) (*kcred.DueRenewal, error) {

@@ -276,7 +276,7 @@ func TestMigrationCurrentCertificates(t *testing.T) {
 		[]string{"u1 | 2 | 2026-10-01T00:00:00.000000Z", "u2 | 1 | 2026-12-31T00:00:00.000000Z"})
 	want := storetest.Without(v5, "certificates_current_renew_at", "column certificates [current ")
 	want = append(want,
-		"index current_certificates current_certificates_renew_at CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, generation)",
+		"index current_certificates current_certificates_renew_at CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, user_id, generation)",
 		"column current_certificates [user_id TEXT 1 NULL 1]",
 		"column current_certificates [generation INTEGER 1 NULL 0]",
 		"column current_certificates [renew_at TEXT 1 NULL 0]",

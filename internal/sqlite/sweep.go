@@ -23,22 +23,25 @@ const dueRenewalFrom = `SELECT ` + renewalCols + `, u.username, u.service_id, s.
 
 // candidateCols are userCols and certCols without the secrets and the PEM,
 // which a sweep does not need: reading them was half the cost of listing.
-var candidateCols = strings.NewReplacer("u.sealed_password", "NULL", "c.cert_pem", "NULL", "c.sealed_key", "NULL").
-	Replace(userCols + ", " + certCols)
+// The certificate's renew_at is read from current_certificates, where the
+// key of ListRenewalCandidates is.
+var candidateCols = strings.NewReplacer("u.sealed_password", "NULL", "c.cert_pem", "NULL", "c.sealed_key", "NULL",
+	"c.renew_at", "cc.renew_at").Replace(userCols + ", " + certCols)
 
 var (
 	// The index current_certificates_renew_at gives the due users in
-	// order; the partial unique index renewals_one_open answers NOT EXISTS
-	// with one seek. Its condition (closed_at IS NULL) must stay as it is
-	// written in the migration for SQLite to use it.
+	// order, from the key after on (a row value: one seek); the partial
+	// unique index renewals_one_open answers NOT EXISTS with one seek. Its
+	// condition (closed_at IS NULL) must stay as it is written in the
+	// migration for SQLite to use it.
 	sqlListRenewalCandidates = stmt(`SELECT ` + candidateCols + `, s.project, s.name
 		FROM current_certificates cc
 		JOIN certificates c ON c.user_id = cc.user_id AND c.generation = cc.generation
 		JOIN service_users u ON u.id = cc.user_id
 		JOIN services s ON s.id = u.service_id
-		WHERE cc.renew_at <= ?
+		WHERE cc.renew_at <= ?1 AND (cc.renew_at, cc.user_id) > (?2, ?3)
 			AND NOT EXISTS (SELECT 1 FROM renewals r WHERE r.user_id = cc.user_id AND r.closed_at IS NULL)
-		ORDER BY cc.renew_at LIMIT ?`)
+		ORDER BY cc.renew_at, cc.user_id LIMIT ?4`)
 	// Whole seconds move by the modifier; the stored ".ffffffZ" stays. The
 	// certificates first, then their copy of renew_at in
 	// current_certificates.
@@ -68,8 +71,13 @@ func noLimit(limit int) int {
 // ListRenewalCandidates implements kcred.RenewalQueries: one query, whose
 // cost grows with the certificates returned. A limit of 0 or less means no
 // limit.
-func (q queries) ListRenewalCandidates(ctx context.Context, horizon time.Time, limit int) ([]*kcred.DueCertificate, error) {
-	rows, err := q.read(ctx, sqlListRenewalCandidates).QueryContext(ctx, timeArg(kcred.UTC(horizon)), noLimit(limit))
+func (q queries) ListRenewalCandidates(ctx context.Context, horizon time.Time, after kcred.CandidateKey, limit int) ([]*kcred.DueCertificate, error) {
+	afterRenewAt := "" // before every stored time; timeArg makes the zero time NULL
+	if !after.RenewAt.IsZero() {
+		afterRenewAt = timeArg(after.RenewAt).(string)
+	}
+	rows, err := q.read(ctx, sqlListRenewalCandidates).QueryContext(ctx, timeArg(kcred.UTC(horizon)),
+		afterRenewAt, after.UserID, noLimit(limit))
 	if err != nil {
 		return nil, fail("list renewal candidates", err, "")
 	}

@@ -73,7 +73,7 @@ func readRenewal(t *testing.T, q kcred.Queries, project string, u *kcred.Service
 // certificate that ListRenewalCandidates sees at a far horizon.
 func currentGenerations(t *testing.T, q kcred.RenewalQueries) map[string][]int {
 	t.Helper()
-	got, err := q.ListRenewalCandidates(t.Context(), base.Add(1000*day), 0)
+	got, err := q.ListRenewalCandidates(t.Context(), base.Add(1000*day), kcred.CandidateKey{}, 0)
 	noErr(t, "ListRenewalCandidates", err)
 	out := map[string][]int{}
 	for _, d := range got {

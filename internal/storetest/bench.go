@@ -251,7 +251,7 @@ func BenchmarkSweepNoneDue(b *testing.B, s kcred.Store, bulk BulkInsert) {
 	horizon := now.Add(90 * day)
 
 	// The data is there, and none of it is due.
-	if c, err := r.ListRenewalCandidates(ctx, now.Add(1000*day), 10); err != nil || len(c) != 10 {
+	if c, err := r.ListRenewalCandidates(ctx, now.Add(1000*day), kcred.CandidateKey{}, 10); err != nil || len(c) != 10 {
 		b.Fatalf("ListRenewalCandidates over all = %d, %v; want 10", len(c), err)
 	}
 	open := min(10, (users+99)/100)
@@ -260,7 +260,7 @@ func BenchmarkSweepNoneDue(b *testing.B, s kcred.Store, bulk BulkInsert) {
 	}
 	b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
 		for b.Loop() {
-			c, err := r.ListRenewalCandidates(ctx, horizon, 1000)
+			c, err := r.ListRenewalCandidates(ctx, horizon, kcred.CandidateKey{}, 1000)
 			if err != nil || len(c) != 0 {
 				b.Fatalf("ListRenewalCandidates = %d, %v; want none", len(c), err)
 			}
@@ -328,7 +328,7 @@ func BenchmarkCreateRenewals(b *testing.B, s kcred.Store, bulk BulkInsert) {
 					// the new ones (of every sub-benchmark) after it, as
 					// in a sweep: the candidates are the next 512 of all.
 					var due []*kcred.DueCertificate
-					due, err = rq(b, s).ListRenewalCandidates(ctx, base.Add(11*day), perTx)
+					due, err = rq(b, s).ListRenewalCandidates(ctx, base.Add(11*day), kcred.CandidateKey{}, perTx)
 					writes = writes[:0:0]
 					for _, d := range due {
 						writes = append(writes, byUser[d.User.ID])

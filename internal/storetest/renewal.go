@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +60,7 @@ func testRenewalCandidates(t *testing.T, s kcred.Store) {
 
 	list := func(t *testing.T, q kcred.RenewalQueries, horizon time.Time, limit int) []*kcred.DueCertificate {
 		t.Helper()
-		got, err := q.ListRenewalCandidates(ctx, horizon, limit)
+		got, err := q.ListRenewalCandidates(ctx, horizon, kcred.CandidateKey{}, limit)
 		noErr(t, "ListRenewalCandidates", err)
 		return got
 	}
@@ -137,7 +139,7 @@ func testCurrentGeneration(t *testing.T, s kcred.Store) {
 
 	u := fx.user(sv.ID, "alice")
 	c1 := fx.certAt(u.ID, 1, base.Add(2*day))
-	got, err := r.ListRenewalCandidates(ctx, horizon, 100)
+	got, err := r.ListRenewalCandidates(ctx, horizon, kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates before the reset", got, []*kcred.DueCertificate{due(sv, u, c1)})
 
@@ -145,10 +147,10 @@ func testCurrentGeneration(t *testing.T, s kcred.Store) {
 	c2 := newCert(u.ID, 2)
 	c2.Reason, c2.NotAfter = kcred.ReasonReset, base.Add(100*day)
 	noErr(t, "CreateCertificate", s.CreateCertificate(ctx, c2))
-	got, err = r.ListRenewalCandidates(ctx, horizon, 100)
+	got, err = r.ListRenewalCandidates(ctx, horizon, kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates after the reset", got, []*kcred.DueCertificate{})
-	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates after the reset, far horizon", got, []*kcred.DueCertificate{due(sv, u, c2)})
 
@@ -159,7 +161,7 @@ func testCurrentGeneration(t *testing.T, s kcred.Store) {
 		c3 := newCert(u.ID, 3)
 		c3.NotAfter = base.Add(day)
 		noErr(t, "CreateCertificate", q.CreateCertificate(ctx, c3))
-		got, err := rq(t, q).ListRenewalCandidates(ctx, base.Add(1000*day), 100)
+		got, err := rq(t, q).ListRenewalCandidates(ctx, base.Add(1000*day), kcred.CandidateKey{}, 100)
 		noErr(t, "ListRenewalCandidates", err)
 		equal(t, "candidates in the transaction", got, []*kcred.DueCertificate{due(sv, u, c3)})
 		return errRollback
@@ -167,7 +169,7 @@ func testCurrentGeneration(t *testing.T, s kcred.Store) {
 	if err != errRollback {
 		t.Fatalf("InTx = %v", err)
 	}
-	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates after the rollback", got, []*kcred.DueCertificate{due(sv, u, c2)})
 
@@ -175,7 +177,7 @@ func testCurrentGeneration(t *testing.T, s kcred.Store) {
 	dup := newCert(u.ID, 1)
 	dup.NotAfter = base.Add(time.Hour)
 	wantCode(t, "CreateCertificate of a taken generation", s.CreateCertificate(ctx, dup), kcred.ECONFLICT)
-	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(1000*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates after the conflict", got, []*kcred.DueCertificate{due(sv, u, c2)})
 }
@@ -213,7 +215,7 @@ func testConcurrentGenerations(t *testing.T, s kcred.Store) {
 			for _, err := range errs {
 				noErr(t, "CreateCertificate", err)
 			}
-			got, err := r.ListRenewalCandidates(ctx, base.Add(1000*day), 100)
+			got, err := r.ListRenewalCandidates(ctx, base.Add(1000*day), kcred.CandidateKey{}, 100)
 			noErr(t, "ListRenewalCandidates", err)
 			var mine []*kcred.DueCertificate
 			for _, d := range got {
@@ -397,10 +399,10 @@ func testRenewAt(t *testing.T, s kcred.Store) {
 	c.NotAfter, c.RenewAt = base.Add(90*day), base.Add(30*day)
 	noErr(t, "CreateCertificate", s.CreateCertificate(ctx, c))
 
-	got, err := r.ListRenewalCandidates(ctx, base.Add(30*day-time.Microsecond), 100)
+	got, err := r.ListRenewalCandidates(ctx, base.Add(30*day-time.Microsecond), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates just before RenewAt", got, []*kcred.DueCertificate{})
-	got, err = r.ListRenewalCandidates(ctx, base.Add(30*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(30*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates at RenewAt", got, []*kcred.DueCertificate{due(sv, u, c)})
 	if !got[0].Current.RenewAt.Equal(kcred.UTC(base.Add(30 * day))) {
@@ -416,13 +418,66 @@ func testRenewAt(t *testing.T, s kcred.Store) {
 	oc.NotAfter, oc.RenewAt = base.Add(90*day), base.Add(30*day)
 	noErr(t, "CreateCertificate", s.CreateCertificate(ctx, oc))
 	noErr(t, "SetRenewBefore", r.SetRenewBefore(ctx, "proj", 10*day))
-	got, err = r.ListRenewalCandidates(ctx, base.Add(79*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(79*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	equal(t, "candidates after SetRenewBefore, before the new RenewAt", got, []*kcred.DueCertificate{due(osv, ou, oc)})
-	got, err = r.ListRenewalCandidates(ctx, base.Add(80*day), 100)
+	got, err = r.ListRenewalCandidates(ctx, base.Add(80*day), kcred.CandidateKey{}, 100)
 	noErr(t, "ListRenewalCandidates", err)
 	if len(got) != 2 || got[1].User.Username != "early" || !got[1].Current.RenewAt.Equal(kcred.UTC(base.Add(80*day))) {
 		t.Errorf("candidates at the new RenewAt: %s", show(got))
 	}
 	noErr(t, "SetRenewBefore of a project without users", r.SetRenewBefore(ctx, "nobody-here", day))
+}
+
+// testCandidateKey checks the order of ListRenewalCandidates, by RenewAt
+// and then by user ID, and that listing after the key of the last
+// candidate read continues where it stopped: pages of any size add up to
+// the whole list, each candidate once, ties of RenewAt included.
+func testCandidateKey(t *testing.T, s kcred.Store) {
+	ctx := t.Context()
+	fx := f{t, s}
+	r := rq(t, s)
+	fx.project("proj")
+	sv := fx.service("proj", "kafka")
+	at := base.Add(10 * day)
+	var want []*kcred.DueCertificate
+	add := func(name string, notAfter time.Time) {
+		u := fx.user(sv.ID, name)
+		want = append(want, due(sv, u, fx.certAt(u.ID, 1, notAfter)))
+	}
+	add("late", at.Add(day))
+	for _, name := range []string{"tie-a", "tie-b", "tie-c", "tie-d"} {
+		add(name, at)
+	}
+	add("early", at.Add(-day))
+	fx.user(sv.ID, "none") // no certificate
+	slices.SortFunc(want, func(a, b *kcred.DueCertificate) int {
+		if c := a.Current.NotAfter.Compare(b.Current.NotAfter); c != 0 {
+			return c
+		}
+		return strings.Compare(a.User.ID, b.User.ID)
+	})
+	list := func(after kcred.CandidateKey, limit int) []*kcred.DueCertificate {
+		t.Helper()
+		got, err := r.ListRenewalCandidates(ctx, base.Add(100*day), after, limit)
+		noErr(t, "ListRenewalCandidates", err)
+		return got
+	}
+	equal(t, "candidates by RenewAt, then user ID", list(kcred.CandidateKey{}, 100), want)
+	for _, size := range []int{1, 2, 4} {
+		var got []*kcred.DueCertificate
+		var after kcred.CandidateKey
+		for range len(want) + 1 {
+			page := list(after, size)
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			after = page[len(page)-1].Key()
+		}
+		equal(t, fmt.Sprintf("pages of %d", size), got, want)
+	}
+	equal(t, "after the second tie", list(want[2].Key(), 100), want[3:])
+	equal(t, "after a time between", list(kcred.CandidateKey{RenewAt: at.Add(-time.Hour)}, 100), want[1:])
+	equal(t, "after the last", list(want[len(want)-1].Key(), 100), []*kcred.DueCertificate{})
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"RenewalCandidates", testRenewalCandidates},
 		{"CurrentGeneration", testCurrentGeneration},
 		{"RenewAt", testRenewAt},
+		{"CandidateKey", testCandidateKey},
 		{"CreateRenewals", testCreateRenewals},
 		{"RenewalCertificates", testRenewalCertificates},
 		{"ConcurrentGenerations", testConcurrentGenerations},

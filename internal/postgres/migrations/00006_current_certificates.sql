@@ -24,8 +24,9 @@ CREATE TABLE current_certificates (
 );
 INSERT INTO current_certificates (user_id, generation, renew_at)
     SELECT user_id, generation, renew_at FROM certificates WHERE current;
--- ListRenewalCandidates: the due users, soonest first.
-CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at);
+-- ListRenewalCandidates: the due users in the order of their
+-- CandidateKey.
+CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, user_id);
 DROP INDEX certificates_current_renew_at;
 ALTER TABLE certificates DROP COLUMN current;
 

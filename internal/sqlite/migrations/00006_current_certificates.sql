@@ -27,10 +27,10 @@ CREATE TABLE current_certificates (
 ) WITHOUT ROWID;
 INSERT INTO current_certificates (user_id, generation, renew_at)
     SELECT user_id, generation, coalesce(renew_at, not_after) FROM certificates WHERE current = 1;
--- ListRenewalCandidates: the due users, soonest first. With the generation
--- (and user_id, the key, which every index of a WITHOUT ROWID table holds)
--- the index alone names each due certificate.
-CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, generation);
+-- ListRenewalCandidates: the due users in the order of their
+-- CandidateKey (renew_at, user_id); with the generation the index alone
+-- names each due certificate.
+CREATE INDEX current_certificates_renew_at ON current_certificates (renew_at, user_id, generation);
 DROP INDEX certificates_current_renew_at;
 ALTER TABLE certificates DROP COLUMN current;
 
