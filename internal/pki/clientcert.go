@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,47 @@ func (c *clientCert) subject() pkix.Name {
 		CommonName:         c.CommonName,
 		Organization:       []string{c.Organization},
 		OrganizationalUnit: []string{c.OrganizationalUnit},
+	}
+}
+
+// subjectString returns c.subject().String() (RFC 2253: "CN=...,OU=...,O=...",
+// with its escapes) without building the pkix.Name and its RDN sequence.
+// Empty attributes, which pkix.Name drops or keeps by kind, go through it.
+func (c *clientCert) subjectString() string {
+	if c.CommonName == "" || c.Organization == "" || c.OrganizationalUnit == "" {
+		return c.subject().String()
+	}
+	var b strings.Builder
+	b.Grow(12 + len(c.CommonName) + len(c.OrganizationalUnit) + len(c.Organization))
+	for i, a := range [...]struct{ name, value string }{{"CN", c.CommonName}, {"OU", c.OrganizationalUnit}, {"O", c.Organization}} {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(a.name)
+		b.WriteByte('=')
+		writeRDNValue(&b, a.value)
+	}
+	return b.String()
+}
+
+// writeRDNValue writes v escaped as pkix.RDNSequence.String escapes it:
+// a backslash before each of ,+"\<>; and before a space that starts or
+// ends v or a # that starts it.
+func writeRDNValue(b *strings.Builder, v string) {
+	for k, r := range v {
+		escape := false
+		switch r {
+		case ',', '+', '"', '\\', '<', '>', ';':
+			escape = true
+		case ' ':
+			escape = k == 0 || k == len(v)-1
+		case '#':
+			escape = k == 0
+		}
+		if escape {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
 	}
 }
 

@@ -205,3 +205,18 @@ func TestMarshalP256(t *testing.T) {
 		t.Fatalf("P-384 key does not round-trip: %v", err)
 	}
 }
+
+// TestSubjectString holds subjectString equal to pkix.Name's String for
+// values that need escapes, and for empty ones.
+func TestSubjectString(t *testing.T) {
+	values := []string{"alice", "a,b", "+x", " lead", "trail ", " ", "#hash", "mid#dle", `q"uote`, `back\slash`,
+		"<>;", "ünïcödé ", "tab\tx", "", "a b"}
+	for _, cn := range values {
+		for _, o := range []string{"kafka-1", "svc, inc", ""} {
+			c := &clientCert{CommonName: cn, Organization: o, OrganizationalUnit: "#" + cn}
+			if got, want := c.subjectString(), c.subject().String(); got != want {
+				t.Errorf("subjectString(CN=%q, O=%q) = %q, want %q", cn, o, got, want)
+			}
+		}
+	}
+}

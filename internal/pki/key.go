@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -54,6 +55,33 @@ func GenerateKey(kt kcred.KeyType) (crypto.Signer, error) {
 	return k, nil
 }
 
+// newLeafKey returns a new key of type kt for a client certificate: its
+// public half and the private key as MarshalKey encodes it. A P-256 key is
+// made with crypto/ecdh, which makes the same keys as ecdsa.GenerateKey (a
+// random scalar and its point) and hands out their bytes as they are: an
+// ecdsa key converts itself to them, and caches the conversion, each time
+// (with the encodings, 8 µs of a 200 µs credential). The leaf's key never
+// signs here; the certificate carries it and the PEM hands it out.
+func newLeafKey(kt kcred.KeyType) (crypto.PublicKey, []byte, error) {
+	if kt == kcred.KeyTypeECP256 {
+		k, err := ecdh.P256().GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pki: generate %s key: %w", kt, err)
+		}
+		pub := k.PublicKey()
+		return pub, encodePEM(pemTypePrivateKey, p256PKCS8.fill(k.Bytes(), pub.Bytes())), nil
+	}
+	k, err := GenerateKey(kt)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := MarshalKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.Public(), keyPEM, nil
+}
+
 // MarshalKey encodes k as unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"), the
 // only private key format Kafka reads. Failure is internal: every key this
 // package generates or parses can be marshalled.
@@ -90,8 +118,12 @@ func marshalPKCS8(k crypto.Signer) ([]byte, error) {
 }
 
 // marshalPKIXPublicKey returns what x509.MarshalPKIXPublicKey does,
-// encoding a P-256 key directly, as marshalPKCS8 does.
+// encoding a P-256 key (crypto/ecdsa's or crypto/ecdh's) directly, as
+// marshalPKCS8 does.
 func marshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) {
+	if ec, ok := k.(*ecdh.PublicKey); ok && ec.Curve() == ecdh.P256() {
+		return p256SPKI.fill(nil, ec.Bytes()), nil
+	}
 	ec, ok := k.(*ecdsa.PublicKey)
 	if !ok || ec.Curve != elliptic.P256() {
 		return x509.MarshalPKIXPublicKey(k)

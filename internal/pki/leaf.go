@@ -65,7 +65,7 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 		return nil, kcred.Errorf(kcred.EINVALID, "Issue time is required.")
 	}
 
-	key, err := GenerateKey(req.KeyType)
+	pub, keyPEM, err := newLeafKey(req.KeyType)
 	if err != nil {
 		return nil, err
 	}
@@ -87,17 +87,13 @@ func (ca *CA) Issue(req LeafRequest) (*Leaf, error) {
 		// certificate key; EC keys only sign, so they must not claim it.
 		c.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	der, err := ca.signClient(c, key.Public())
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := MarshalKey(key)
+	der, err := ca.signClient(c, pub)
 	if err != nil {
 		return nil, err
 	}
 	return &Leaf{
 		DER: der, CertPEM: encodeCertificate(der), KeyPEM: keyPEM, Serial: serial.Text(16),
-		Subject: c.subject().String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		Subject: c.subjectString(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
 	}, nil
 }
 
