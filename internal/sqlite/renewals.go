@@ -76,10 +76,10 @@ var (
 )
 
 // CreateRenewals implements kcred.RenewalQueries with multi-row statements:
-// one read of the users, then per table one INSERT of up to maxRows rows
-// at a time, and one UPDATE that takes current from the old generations.
-// The single write connection keeps other writers out meanwhile, so the
-// users read first are the users written.
+// one read of the users, then per table one INSERT (or, for
+// current_certificates, upsert) of up to maxRows rows at a time. The single
+// write connection keeps other writers out meanwhile, so the users read
+// first are the users written.
 func (q queries) CreateRenewals(ctx context.Context, batch []*kcred.RenewalWrite) ([]bool, error) {
 	users, err := prepareRenewals(batch)
 	if err != nil {
