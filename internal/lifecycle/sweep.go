@@ -14,12 +14,14 @@ import (
 // enough to amortise the commit and the statements (512 renewed 10 % more
 // per second than 256), small enough that SQLite's one writer is never
 // held for long (512 renewals hold it about 40 ms at 20,000 users).
-const sweepBatch = 512
-
 // sweepRound is how many candidates a sweep reads at once. The reading
 // runs ahead of the issuing by up to a round, so that the cores issue
-// while the next round is read.
-const sweepRound = 8 * sweepBatch
+// while the next round is read. Variables only so that tests can walk
+// through many rounds with few users.
+var (
+	sweepBatch = 512
+	sweepRound = 8 * sweepBatch
+)
 
 // sweepQueue is how many issued batches may wait for the writer. The
 // writer is slower than the issuing now and then (a checkpoint, another

@@ -201,21 +201,10 @@ func (w *world) pendingNoticesOf(t *testing.T) []*kcred.Notice {
 // TestOneDigestPerSweep: a sweep that renews more users than fit in one
 // batch still sends each recipient one message.
 func TestOneDigestPerSweep(t *testing.T) {
+	t.Cleanup(lifecycle.SetSweepSizes(64, 128))
 	w := newWorld(t, newSQLite(t), kcred.CertPolicy{Validity: 10 * day, RenewBefore: 3 * day, Reminders: []time.Duration{}})
-	ctx := context.Background()
-	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.m.CreateService(ctx, w.admin, "p1", lifecycle.ServiceSpec{Name: "k1"}); err != nil {
-		t.Fatal(err)
-	}
-	const users = 300 // more than one batch of the sweep
-	for i := range users - 1 {
-		if _, err := w.m.CreateUser(ctx, w.admin, "p1", "k1", fmt.Sprintf("u%03d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.clock.Set(w.clock.Now().Add(7 * day))
+	const users = 300 // five batches of the sweep, three rounds
+	w.dueUsers(users)
 	if res := w.sweep(); res.Renewed != users || res.Notifications != 1 {
 		t.Fatalf("sweep: %+v, want %d renewed and one digest", res, users)
 	}
