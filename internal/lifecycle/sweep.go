@@ -84,7 +84,6 @@ func (p *projects) get(ctx context.Context, name string) (*kcred.Project, error)
 type renewal struct {
 	due     *kcred.DueCertificate
 	project *kcred.Project
-	policy  kcred.CertPolicy
 	now     time.Time           // when the candidate was read
 	write   *kcred.RenewalWrite // what commitRenewals stores
 	err     error
@@ -148,7 +147,7 @@ func (m *Manager) renewDue(ctx context.Context) (int, error) {
 }
 
 // readDue is the reading half of renewDue: it sends the candidates to
-// read in batches until none is left, each with the policy of its project.
+// read in batches until none is left, each with its project.
 func (m *Manager) readDue(ctx context.Context, read chan<- []*renewal) error {
 	ps := &projects{m: m, ps: map[string]*kcred.Project{}}
 	var after kcred.CandidateKey
@@ -167,7 +166,7 @@ func (m *Manager) readDue(ctx context.Context, read chan<- []*renewal) error {
 				if err != nil {
 					return err
 				}
-				batch[i] = &renewal{due: d, project: p, policy: m.Policy(p), now: now}
+				batch[i] = &renewal{due: d, project: p, now: now}
 			}
 			after = due[n-1].Key()
 			due = due[n:]
@@ -220,7 +219,7 @@ func (m *Manager) issueRenewal(ctx context.Context, r *renewal) (*kcred.RenewalW
 		ID: kcred.NewID(), UserID: old.UserID, OldCertID: old.ID, NewCertID: c.ID,
 		OldNotAfter: old.NotAfter, CreateTime: now,
 	}
-	rn.NextActionAt = kcred.NextAction(*rn, r.policy.Reminders)
+	rn.NextActionAt = kcred.NextAction(*rn, m.Policy(p).Reminders)
 	return &kcred.RenewalWrite{
 		Certificate: c,
 		Renewal:     rn,
