@@ -58,13 +58,22 @@ type Runner struct {
 // StartSQLite runs the jobs on the SQLite database db, which must be the
 // store's single write connection (sqlite.Store.WriteDB) so that River and
 // kcred never compete for SQLite's write lock.
+//
+// River runs poll-only there. Its SQLite driver has no LISTEN: its
+// listener learns of new jobs and of leadership changes by reading a
+// notification table every 50 ms, on the one write connection, and that
+// was half of an idle server's CPU (10 s idle: 250–260 ms of CPU with it,
+// 130–140 ms without). Polled, a job inserted (the deliveries a sweep
+// kicks) starts within fetchPollInterval instead; the one server on a
+// SQLite file leads from its start (SoleProcess).
 func StartSQLite(ctx context.Context, db *sql.DB, w Work, cfg Config) (*Runner, error) {
-	return start(ctx, riversqlite.New(db), w, cfg)
+	return start(ctx, riversqlite.New(db), w, cfg, true)
 }
 
-// StartPostgres runs the jobs on the PostgreSQL pool of the store.
+// StartPostgres runs the jobs on the PostgreSQL pool of the store, with
+// LISTEN/NOTIFY.
 func StartPostgres(ctx context.Context, pool *pgxpool.Pool, w Work, cfg Config) (*Runner, error) {
-	return start(ctx, riverpgxv5.New(pool), w, cfg)
+	return start(ctx, riverpgxv5.New(pool), w, cfg, false)
 }
 
 // once is the uniqueness of every kcred job: one waiting or running at a
@@ -140,7 +149,7 @@ func (d *deliverWorker) Work(ctx context.Context, _ *river.Job[DeliverArgs]) err
 // take a slow round for a dead one and start a second beside it.
 func (d *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return d.timeout }
 
-func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work, cfg Config) (*Runner, error) {
+func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work, cfg Config, pollOnly bool) (*Runner, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
 	}
@@ -193,6 +202,7 @@ func start[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], w Work,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchCooldown:        20 * time.Millisecond,
 		FetchPollInterval:    fetchPollInterval(cfg),
+		PollOnly:             pollOnly,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, sweepInsertOpts(cfg.SweepInterval) },
@@ -249,8 +259,8 @@ func (a atLeast) WithAttrs(as []slog.Attr) slog.Handler           { return atLea
 func (a atLeast) WithGroup(name string) slog.Handler              { return atLeast{a.min, a.h.WithGroup(name)} }
 
 // fetchPollInterval is how often River looks for jobs besides being told
-// of new ones (on SQLite its listener learns of them by polling a
-// notification table every 50 ms): a tenth of the shortest job interval,
+// of new ones (on SQLite, where it runs poll-only, the only way it learns
+// of them): a tenth of the shortest job interval,
 // from 50 ms to 1 s. On SQLite every look is a write transaction on the
 // one write connection, about a millisecond of CPU: at a fixed 100 ms the
 // two queues' looks were half of an idle server's CPU. Short intervals
