@@ -29,15 +29,15 @@ const (
 	// sqlCreateRenewals writes a batch from one array per column, in one
 	// statement: the certificates whose generation is free (and whose user
 	// exists), made current as in sqlCreateCertificate, and for the
-	// certificates written (w) the
-	// renewals, notices and events, in the batch's order so that the seq
-	// of notices and events follows it. It returns the ordinal (from 1) of
-	// each entry written, how many renewals and notices were (fewer than
-	// the entries written is a conflict) and how many of the entries
-	// written name an old certificate that is not their user's: renewals
-	// have no foreign keys to certificates (migration 00003), so this
-	// index probe per entry, which locks nothing, is what keeps their
-	// references from dangling. The new certificate is the one written.
+	// certificates written (w) the renewals, notices and events, in the
+	// batch's order so that the seq of notices and events follows it. It
+	// returns the ordinal (from 1) of each entry written, how many renewals
+	// and notices were (fewer than the entries written is a conflict) and
+	// how many of the entries written name an old certificate that is not
+	// their user's: renewals have no foreign keys to certificates
+	// (migration 00003), so this index probe per entry, which locks
+	// nothing, is what keeps their references from dangling. The new
+	// certificate is the one written.
 	// Nothing is written when a notice's project does not exist: notices
 	// have no foreign key either (00005), and sqlLockProjects, before,
 	// tells the caller.
