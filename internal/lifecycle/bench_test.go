@@ -57,6 +57,47 @@ func BenchmarkBulkRenewal(b *testing.B) {
 	})
 }
 
+// BenchmarkBulkReminders times a sweep that sends the first reminder of
+// as many open renewals as BenchmarkBulkRenewal renews (a bulk renewal's
+// users are reminded together), after a sweep that renewed them: for each
+// renewal its re-read, event, notice and update, then the digest. No
+// baseline: no key is made.
+func BenchmarkBulkReminders(b *testing.B) {
+	for _, st := range []struct {
+		name string
+		open func(t testing.TB) kcred.Store
+	}{
+		{"sqlite", func(t testing.TB) kcred.Store { return newSQLite(t) }},
+		{"postgres", func(t testing.TB) kcred.Store { return postgrestest.Open(t) }},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			n := benchUsers()
+			ctx := context.Background()
+			var total, cpu time.Duration
+			for range b.N {
+				b.StopTimer()
+				w := prepareDueWith(b, st.open, kcred.KeyTypeECP256, n, []time.Duration{20 * day, 10 * day})
+				if res, err := w.m.Sweep(ctx); err != nil || res.Renewed != n {
+					b.Fatalf("renewing sweep: %+v, %v", res, err)
+				}
+				// Day 81: the old certificates expire on day 100, so the
+				// 20-day reminder is due, and only it.
+				w.clock.Set(w.clock.Now().Add(10 * day))
+				b.StartTimer()
+				start, startCPU := time.Now(), processCPU()
+				res, err := w.m.Sweep(ctx)
+				total, cpu = total+time.Since(start), cpu+processCPU()-startCPU
+				b.StopTimer()
+				if err != nil || res.Reminded != n || res.Notifications != 1 {
+					b.Fatalf("reminding sweep: %+v, %v; want %d reminders in one digest", res, err, n)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/total.Seconds(), "reminders/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(n*b.N), "cpu-µs/reminder")
+		})
+	}
+}
+
 func benchBulkRenewal(b *testing.B, kt kcred.KeyType, n int, open func(t testing.TB) kcred.Store) {
 	var total, raw, cpu, rawCPU time.Duration
 	var peak int64
@@ -155,9 +196,16 @@ func startSweepProfile(b *testing.B) (stop func()) {
 // prepareDue makes n users in one project and moves the clock to when all
 // of them are due.
 func prepareDue(b *testing.B, open func(t testing.TB) kcred.Store, kt kcred.KeyType, n int) *world {
+	return prepareDueWith(b, open, kt, n, []time.Duration{})
+}
+
+// prepareDueWith is prepareDue with a schedule of reminders. The
+// certificates are valid for 100 days and due from day 70; the clock
+// stops on day 71.
+func prepareDueWith(b *testing.B, open func(t testing.TB) kcred.Store, kt kcred.KeyType, n int, reminders []time.Duration) *world {
 	b.Helper()
 	store := open(b)
-	w := newWorld(b, store, kcred.CertPolicy{KeyType: kt, Validity: 100 * day, RenewBefore: 30 * day, Reminders: []time.Duration{}})
+	w := newWorld(b, store, kcred.CertPolicy{KeyType: kt, Validity: 100 * day, RenewBefore: 30 * day, Reminders: reminders})
 	ctx := context.Background()
 	if _, err := w.m.CreateProject(ctx, w.admin, "p1", nil, kcred.CertPolicy{}); err != nil {
 		b.Fatal(err)
