@@ -260,11 +260,11 @@ func (a atLeast) WithGroup(name string) slog.Handler              { return atLea
 
 // fetchPollInterval is how often River looks for jobs besides being told
 // of new ones (on SQLite, where it runs poll-only, the only way it learns
-// of them): a tenth of the shortest job interval,
-// from 50 ms to 1 s. On SQLite every look is a write transaction on the
-// one write connection, about a millisecond of CPU: at a fixed 100 ms the
-// two queues' looks were half of an idle server's CPU. Short intervals
-// (tests, demos) still see their jobs within a tenth of them.
+// of them): a tenth of the shortest job interval, from 50 ms to 1 s. On
+// SQLite every look is a write transaction on the one write connection,
+// about a millisecond of CPU: at a fixed 100 ms the two queues' looks were
+// half of an idle server's CPU. Short intervals (tests, demos) still see
+// their jobs within a tenth of them.
 func fetchPollInterval(cfg Config) time.Duration {
 	return min(max(min(cfg.SweepInterval, cfg.DeliverInterval)/10, 50*time.Millisecond), time.Second)
 }
