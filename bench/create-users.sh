@@ -11,6 +11,14 @@
 # raw rate and to the bare server's, and checks that the server holds
 # exactly the users loadgen was told were created. docs/PERFORMANCE.md
 # keeps the results.
+#
+# With CFSSL and VAULT set to the paths of those programs' binaries (how to
+# build them: docs/PERFORMANCE.md), the same loads run in each round
+# against two well-known Go PKI servers as well, each making a P-256 key
+# and certificate per request: `cfssl serve` (newcert, under a P-256 CA,
+# warnings-only log) and `vault server -dev` (pki/issue of a role with a
+# P-256 key, a root CA generated inside; dev mode keeps its storage in
+# memory, which costs it less than a durable store would).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +30,11 @@ WARMUP=${WARMUP:-1s}
 tmp=$(mktemp -d)
 server=
 bare=
+cfssl=
+vault=
 cleanup() {
 	status=$?
-	for p in $server $bare; do
+	for p in $server $bare $cfssl $vault; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
@@ -69,6 +79,38 @@ ready() {
 url=$(ready "$tmp/server.log" "$server" /readyz)
 bareurl=$(ready "$tmp/bare.log" "$bare" /readyz)
 
+# freeport prints a loopback port nothing listens on now, for the servers
+# that cannot be given port 0.
+freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+if [ -n "${CFSSL:-}" ]; then
+	mkdir "$tmp/cfssl"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=bench Project CA" \
+		-keyout "$tmp/cfssl/ca-key.pem" -out "$tmp/cfssl/ca.pem" 2>/dev/null
+	echo '{"signing": {"profiles": {"client": {"expiry": "19680h", "usages": ["digital signature", "client auth"]}}}}' \
+		>"$tmp/cfssl/config.json"
+	port=$(freeport)
+	"$CFSSL" serve -address 127.0.0.1 -port "$port" -loglevel 2 -config "$tmp/cfssl/config.json" \
+		-ca "$tmp/cfssl/ca.pem" -ca-key "$tmp/cfssl/ca-key.pem" >"$tmp/cfssl.log" 2>&1 &
+	cfssl=$!
+	echo "url=http://127.0.0.1:$port" >"$tmp/cfssl.url"
+	cfsslurl=$(ready "$tmp/cfssl.url" "$cfssl" /api/v1/cfssl/health)
+fi
+if [ -n "${VAULT:-}" ]; then
+	port=$(freeport)
+	"$VAULT" server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" -log-level=warn \
+		>"$tmp/vault.log" 2>&1 &
+	vault=$!
+	echo "url=http://127.0.0.1:$port" >"$tmp/vault.url"
+	vaulturl=$(ready "$tmp/vault.url" "$vault" /v1/sys/health)
+	v() { curl -sSf -H "X-Vault-Token: $token" "$@" >/dev/null; }
+	v -d '{"type": "pki", "config": {"max_lease_ttl": "87600h"}}' "$vaulturl/v1/sys/mounts/pki"
+	v -d '{"common_name": "bench Project CA", "key_type": "ec", "key_bits": 256, "ttl": "87600h"}' \
+		"$vaulturl/v1/pki/root/generate/internal"
+	v -d '{"allow_any_name": true, "enforce_hostnames": false, "key_type": "ec", "key_bits": 256,
+		"client_flag": true, "server_flag": false, "ttl": "19680h"}' "$vaulturl/v1/pki/roles/kafka1"
+fi
+
 api() { curl -sSf -H "Authorization: Bearer $token" "$@"; }
 api -d '{"project": "bench"}' "$url/v1/project" >/dev/null
 api -d '{"service_name": "kafka1", "service_type": "kafka"}' "$url/v1/project/bench/service" >/dev/null
@@ -83,6 +125,12 @@ for r in $(seq "$COUNT"); do
 	for c in $CONCURRENCY; do
 		load -c "$c" -prefix "r$r-c$c" | tee -a "$out"
 		load -url "$bareurl" -name BareIssue -c "$c" -prefix "b$r-c$c" | grep -v 'users created' | tee -a "$out"
+		if [ -n "$cfssl" ]; then
+			load -url "$cfsslurl" -target cfssl -name CfsslIssue -c "$c" -prefix "f$r-c$c" | grep -v 'users created' | tee -a "$out"
+		fi
+		if [ -n "$vault" ]; then
+			load -url "$vaulturl" -target vault -name VaultIssue -c "$c" -prefix "v$r-c$c" | grep -v 'users created' | tee -a "$out"
+		fi
 	done
 	load -raw | tee -a "$out"
 done
@@ -91,12 +139,16 @@ echo "after: $(uptime)"
 echo
 echo "medians:"
 awk -f bench/median.awk "$out" | tee "$tmp/medians"
-# Each create rate over the raw rate of the same runs and over the bare
-# server's rate at the same concurrency.
+# Each create rate over the raw rate of the same runs and over the other
+# servers' rates at the same concurrency.
 awk '$3 == "raw/s" { raw = $2 }
 	$3 == "req/s" && $1 ~ /CreateUser/ { c = $1; sub(/.*\//, "", c); rate[++n] = $1; v[n] = $2; conc[n] = c }
-	$3 == "req/s" && $1 ~ /BareIssue/ { c = $1; sub(/.*\//, "", c); bare[c] = $2 }
-	END { for (i = 1; i <= n; i++) printf "%-40s %10.3f create/raw %10.3f create/bare\n", rate[i], v[i] / raw, v[i] / bare[conc[i]] }' "$tmp/medians"
+	$3 == "req/s" && $1 !~ /CreateUser/ { c = $1; sub(/.*\//, "", c); s = $1; sub(/\/.*/, "", s); sub(/BenchmarkLoad/, "", s); sub(/Issue/, "", s)
+		if (!(s in seen)) { seen[s] = 1; servers[++m] = s }; other[s, c] = $2 }
+	END { for (i = 1; i <= n; i++) {
+		printf "%-40s %10.3f create/raw", rate[i], v[i] / raw
+		for (j = 1; j <= m; j++) printf " %10.3f create/%s", v[i] / other[servers[j], conc[i]], tolower(servers[j])
+		printf "\n" } }' "$tmp/medians"
 
 # Every 200 must be a user the server keeps: count them (the service's
 # users, without secrets, less avnadmin) against loadgen's own count.

@@ -23,6 +23,10 @@
 // kind of server issue 2's reference figure is about, so that kcred can be
 // compared with it under the same load on the same machine.
 //
+// With -target cfssl or -target vault the load goes to one of two
+// well-known Go PKI servers instead, each asked for a new P-256 key and
+// certificate per request (see targets), for the same comparison.
+//
 // Loadgen uses the standard library only. It runs beside the server on the
 // same cores, as the load generators of the comparisons in
 // docs/PERFORMANCE.md did.
@@ -67,6 +71,7 @@ var (
 	raw     = flag.Bool("raw", false, "measure raw P-256 key generation and signing in this process instead")
 	serve   = flag.String("serve-bare", "", "serve a bare issuing handler on `address` instead (see serveBare)")
 	name    = flag.String("name", "CreateUser", "benchmark `name` to print: BenchmarkLoad<name>/c=<c>")
+	kind    = flag.String("target", "kcred", "the server's `API`: kcred (and -serve-bare), cfssl (newcert) or vault (pki/issue); see targets")
 )
 
 // prefixRE keeps usernames within kcred's rule (^[a-zA-Z0-9][a-zA-Z0-9_.@+-]{0,63}$,
@@ -85,8 +90,8 @@ func main() {
 		serveBare(*serve)
 		return
 	}
-	if *token == "" || *conc < 1 || *dur <= 0 || !prefixRE.MatchString(*prefix) {
-		log.Fatal("need -token, -c >= 1, -d > 0 and a -prefix of letters, digits and dashes (at most 42)")
+	if (*token == "" && *kind != "cfssl") || *conc < 1 || *dur <= 0 || !prefixRE.MatchString(*prefix) {
+		log.Fatal("need -token (but for cfssl), -c >= 1, -d > 0 and a -prefix of letters, digits and dashes (at most 42)")
 	}
 	if !createUsers() {
 		os.Exit(1)
@@ -96,7 +101,11 @@ func main() {
 // createUsers runs the load and prints its result. It reports whether every
 // request succeeded.
 func createUsers() bool {
-	url := strings.TrimSuffix(*baseURL, "/") + "/v1/project/" + *project + "/service/" + *service + "/user"
+	t, known := targets[*kind]
+	if !known {
+		log.Fatalf("unknown -target %q", *kind)
+	}
+	url := strings.TrimSuffix(*baseURL, "/") + t.path()
 	// One transport whose idle pool holds every worker's connection, so
 	// each request reuses a connection instead of dialing.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}}
@@ -120,7 +129,7 @@ func createUsers() bool {
 					break
 				}
 				name := *prefix + "-" + strconv.FormatInt(next.Add(1), 10)
-				err := createUser(client, url, name)
+				err := createUser(client, t, url, name)
 				d := time.Since(t0)
 				if err != nil {
 					// Print the first few only: a broken server fails every request.
@@ -158,14 +167,54 @@ func createUsers() bool {
 	return failed.Load() == 0
 }
 
-// createUser makes the service user name and checks that the answer is a
-// 200 carrying that user with a certificate and a private key.
-func createUser(client *http.Client, url, name string) error {
-	req, err := http.NewRequest("POST", url, strings.NewReader(`{"username":"`+name+`"}`))
+// target is the API of one kind of server: where to POST, what to send
+// for a credential named name, and what the 200 must carry.
+type target struct {
+	path   func() string
+	body   func(name string) string
+	header func(h http.Header)
+	want   func(name string) []string
+}
+
+// targets are the servers loadgen can drive. Besides kcred (and the bare
+// handler of -serve-bare, which answers kcred's request), two well-known
+// Go PKI servers that make the key and the certificate per request, for
+// the comparison of docs/PERFORMANCE.md: cfssl's newcert and Vault's PKI
+// issue, each with a P-256 key (their set-up is in that document). Their
+// answers do not repeat the name; the certificate and key must be there.
+var targets = map[string]target{
+	"kcred": {
+		path:   func() string { return "/v1/project/" + *project + "/service/" + *service + "/user" },
+		body:   func(name string) string { return `{"username":"` + name + `"}` },
+		header: func(h http.Header) { h.Set("Authorization", "Bearer "+*token) },
+		want: func(name string) []string {
+			return []string{`"username":"` + name + `"`, "BEGIN CERTIFICATE", "PRIVATE KEY"}
+		},
+	},
+	"cfssl": {
+		path: func() string { return "/api/v1/cfssl/newcert" },
+		body: func(name string) string {
+			return `{"request":{"CN":"` + name + `","names":[{"O":"` + *service + `"}],"key":{"algo":"ecdsa","size":256}},"profile":"client"}`
+		},
+		header: func(h http.Header) {},
+		want:   func(string) []string { return []string{`"success":true`, "BEGIN CERTIFICATE", "PRIVATE KEY"} },
+	},
+	"vault": {
+		path:   func() string { return "/v1/pki/issue/" + *service },
+		body:   func(name string) string { return `{"common_name":"` + name + `"}` },
+		header: func(h http.Header) { h.Set("X-Vault-Token", *token) },
+		want:   func(string) []string { return []string{"BEGIN CERTIFICATE", "PRIVATE KEY"} },
+	},
+}
+
+// createUser makes the credential name and checks that the answer is a
+// 200 carrying it: for kcred, the user with a certificate and a private key.
+func createUser(client *http.Client, t target, url, name string) error {
+	req, err := http.NewRequest("POST", url, strings.NewReader(t.body(name)))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+*token)
+	t.header(req.Header)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := client.Do(req)
 	if err != nil {
@@ -183,7 +232,7 @@ func createUser(client *http.Client, url, name string) error {
 	// Substring checks, not a JSON decode: they cost the shared cores
 	// almost nothing and still catch a 200 that is not the new user.
 	// The server writes compact JSON (json.Marshal).
-	for _, want := range []string{`"username":"` + name + `"`, "BEGIN CERTIFICATE", "PRIVATE KEY"} {
+	for _, want := range t.want(name) {
 		if !bytes.Contains(body, []byte(want)) {
 			return fmt.Errorf("status 200 without %s: %.200s", want, body)
 		}
