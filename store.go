@@ -123,6 +123,10 @@ type Queries interface {
 	UpdateRenewal(ctx context.Context, r *Renewal) error
 
 	CreateEvent(ctx context.Context, e *Event) error
+	// CreateEvents stores events as CreateEvent would one after the
+	// other, in their order, in fewer statements: the audit log's batches
+	// of secret reads.
+	CreateEvents(ctx context.Context, events []*Event) error
 	// ListEvents lists a project's events, newest first, at most limit.
 	ListEvents(ctx context.Context, project string, limit int) ([]*Event, error)
 }

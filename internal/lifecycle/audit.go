@@ -58,6 +58,7 @@ func (l *auditLog) record(ctx context.Context, ev *kcred.Event) error {
 func (l *auditLog) run() {
 	defer l.wg.Done()
 	batch := make([]auditRequest, 0, auditBatch)
+	events := make([]*kcred.Event, 0, auditBatch)
 	timer := time.NewTimer(0)
 	<-timer.C
 	for first := range l.reqs {
@@ -81,14 +82,11 @@ func (l *auditLog) run() {
 		timer.Stop()
 		// The batch is not bound to any one request's context: a caller
 		// that gives up must not roll back the others' events.
-		err := l.store.InTx(context.Background(), func(q kcred.Queries) error {
-			for _, r := range batch {
-				if err := q.CreateEvent(context.Background(), r.ev); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		events = events[:0]
+		for _, r := range batch {
+			events = append(events, r.ev)
+		}
+		err := l.store.CreateEvents(context.Background(), events)
 		if err != nil {
 			l.log.Error("write audit events", "count", len(batch), "err", err)
 		}

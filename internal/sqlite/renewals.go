@@ -71,8 +71,6 @@ var (
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING`)
 	sqlCreateNotices = newMultiRow(`INSERT INTO notices (`+noticeCols+`) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ` ON CONFLICT DO NOTHING`)
-	sqlCreateEvents = newMultiRow(`INSERT INTO events (id, time, actor, action, project, service, target, source, detail) VALUES `,
-		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`, ``)
 )
 
 // CreateRenewals implements kcred.RenewalQueries with multi-row statements:
@@ -275,8 +273,7 @@ func (q queries) createRenewalRows(ctx context.Context, done []*kcred.RenewalWri
 
 		args = args[:0]
 		for _, w := range done[lo:hi] {
-			e := w.Event
-			args = append(args, e.ID, timeArg(e.Time), e.Actor, e.Action, e.Project, e.Service, e.Target, e.Source, e.Detail)
+			args = eventArgs(args, w.Event)
 		}
 		if _, err := q.exec(ctx, sqlCreateEvents[hi-lo], args...); err != nil {
 			return fail("create renewals", err, "")

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,6 +50,63 @@ func testEvents(t *testing.T, s kcred.Store) {
 		noErr(t, "ListEvents", err)
 		if len(got) != 1 || got[0].Action != kcred.ActionLogin {
 			t.Fatalf("ListEvents without project = %s", show(got))
+		}
+	})
+}
+
+func testCreateEvents(t *testing.T, s kcred.Store) {
+	ctx := t.Context()
+
+	t.Run("InOrder", func(t *testing.T) {
+		// More than one multi-row statement holds, and the same time for
+		// all: only the order of creation tells them apart.
+		var events, want []*kcred.Event
+		for i := range 100 {
+			e := &kcred.Event{ID: kcred.NewID(), Time: base, Actor: "admin@kcred.local", Action: kcred.ActionCredentialsRead,
+				Project: "many", Service: "kafka-1", Target: fmt.Sprintf("user-%d", i), Source: "192.0.2.1:4711",
+				Detail: fmt.Sprintf("Read %d.", i)}
+			events = append(events, e)
+			want = append(want, storedEvent(*e))
+		}
+		noErr(t, "CreateEvents", s.CreateEvents(ctx, events))
+		got, err := s.ListEvents(ctx, "many", 0)
+		noErr(t, "ListEvents", err)
+		slices.Reverse(want) // newest first
+		equal(t, "ListEvents after CreateEvents", got, want)
+	})
+
+	t.Run("Defaults", func(t *testing.T) {
+		before := time.Now().Add(-time.Minute)
+		e := &kcred.Event{Action: kcred.ActionCredentialsRead, Project: "defaults", Target: "bob"}
+		noErr(t, "CreateEvents", s.CreateEvents(ctx, []*kcred.Event{e}))
+		if e.ID == "" || e.Time.Before(before) {
+			t.Fatalf("CreateEvents left ID %q and time %v, want a new ID and the current time", e.ID, e.Time)
+		}
+		got, err := s.ListEvents(ctx, "defaults", 0)
+		noErr(t, "ListEvents", err)
+		equal(t, "ListEvents", got, []*kcred.Event{storedEvent(*e)})
+	})
+
+	t.Run("None", func(t *testing.T) {
+		noErr(t, "CreateEvents of none", s.CreateEvents(ctx, nil))
+	})
+
+	t.Run("RolledBackWithItsTransaction", func(t *testing.T) {
+		boom := errors.New("boom")
+		err := s.InTx(ctx, func(q kcred.Queries) error {
+			noErr(t, "CreateEvents", q.CreateEvents(ctx, []*kcred.Event{
+				{Action: kcred.ActionCredentialsRead, Project: "undone", Target: "a"},
+				{Action: kcred.ActionCredentialsRead, Project: "undone", Target: "b"},
+			}))
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want %v", err, boom)
+		}
+		got, err := s.ListEvents(ctx, "undone", 0)
+		noErr(t, "ListEvents", err)
+		if len(got) != 0 {
+			t.Fatalf("events of a rolled-back transaction were kept: %s", show(got))
 		}
 	})
 }

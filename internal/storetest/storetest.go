@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) kcred.Store) {
 		{"Renewals", testRenewals},
 		{"Credentials", testCredentials},
 		{"Events", testEvents},
+		{"CreateEvents", testCreateEvents},
 		{"RenewalCandidates", testRenewalCandidates},
 		{"CurrentGeneration", testCurrentGeneration},
 		{"RenewAt", testRenewAt},
