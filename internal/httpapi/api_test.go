@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"regexp"
@@ -227,6 +229,36 @@ func TestErrors(t *testing.T) {
 	e.must(200, "GET", "/v1/project/p1/service/kafka-1", e.Token, nil).Decode(t, &svc)
 	if len(svc.Service.Users) != 2 {
 		t.Errorf("users after failures: %+v", svc.Service.Users)
+	}
+}
+
+// TestUnrouted checks what the mux answers for itself, with no route's
+// handler: 404 and 405 in the API's error format (405 with Allow), and the
+// redirect that cleans a path.
+func TestUnrouted(t *testing.T) {
+	e := setup(t)
+	r := e.do("PATCH", "/v1/project/p1", e.Token, nil)
+	if r.Status != http.StatusMethodNotAllowed || !strings.Contains(r.Header.Get("Allow"), "GET") {
+		t.Fatalf("PATCH: status %d, Allow %q, want 405 with the methods there are", r.Status, r.Header.Get("Allow"))
+	}
+	for _, r := range []response{r, e.do("GET", "/v1/nothing-here", e.Token, nil)} {
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" || !json.Valid(r.Body) || bytes.Contains(r.Body, []byte("page not found")) {
+			t.Errorf("status %d: %s body %q, want the API's JSON error alone", r.Status, ct, r.Body)
+		}
+	}
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest("GET", e.URL+"//v1/project", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 3 || res.Header.Get("Location") != "/v1/project" {
+		t.Fatalf("GET //v1/project: status %d, Location %q, want a redirect to /v1/project", res.StatusCode, res.Header.Get("Location"))
 	}
 }
 

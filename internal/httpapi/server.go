@@ -7,7 +7,6 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"runtime/debug"
 	"time"
 
@@ -82,7 +81,7 @@ func (s *Server) routes() {
 // ServeHTTP serves the API with its limits, logging and error format.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK, req: r}
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
@@ -90,44 +89,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, s.log, errInternal)
 			}
 		}
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
-			"duration", time.Since(start), "remote", r.RemoteAddr)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) { // spares every request the boxing of the arguments
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status,
+				"duration", time.Since(start), "remote", r.RemoteAddr)
+		}
 	}()
 	if r.ContentLength > MaxBodyBytes {
 		writeStatus(rw, http.StatusRequestEntityTooLarge, "Request body is larger than 1 MiB.")
 		return
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
-	if h, pattern := s.mux.Handler(r); pattern == "" {
-		// No route matched: let the mux say 404 or 405 (with Allow), then
-		// answer in the API's error format.
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		if allow := rec.Header().Get("Allow"); allow != "" {
-			rw.Header().Set("Allow", allow)
-		}
-		if rec.Code == http.StatusMethodNotAllowed {
-			writeStatus(rw, rec.Code, "Method "+r.Method+" is not allowed here.")
-		} else if rec.Code >= 300 && rec.Code < 400 { // path cleaning: "//v1/x" -> "/v1/x"
-			for k, v := range rec.Header() {
-				rw.Header()[k] = v
-			}
-			rw.WriteHeader(rec.Code)
-		} else {
-			writeStatus(rw, http.StatusNotFound, "Not found: "+r.URL.Path)
-		}
-		return
-	}
-	s.mux.ServeHTTP(rw, r) // sets r's path values, which Handler does not
+	s.mux.ServeHTTP(rw, r)
 }
 
+// statusWriter records the status of an answer, and puts the mux's own
+// 404 and 405 (no route) in the API's error format.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	req    *http.Request
+	drop   bool // the body written is the mux's text, already replaced
 }
 
 func (w *statusWriter) WriteHeader(code int) {
+	// The mux sets the request's pattern before it calls a route's
+	// handler; it is still empty when the mux answers for itself. (Its
+	// redirects, which clean paths like "//v1/x", go through.)
+	if !w.wrote && w.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.status, w.wrote, w.drop = code, true, true
+		msg := "Not found: " + w.req.URL.Path
+		if code == http.StatusMethodNotAllowed { // the mux has set Allow
+			msg = "Method " + w.req.Method + " is not allowed here."
+		}
+		writeStatus(w.ResponseWriter, code, msg)
+		return
+	}
 	if !w.wrote {
 		w.status, w.wrote = code, true
 	}
@@ -135,6 +132,9 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.drop {
+		return len(b), nil
+	}
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }

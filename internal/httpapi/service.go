@@ -68,7 +68,7 @@ func (s *Server) createServiceUser(w http.ResponseWriter, r *http.Request, a lif
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": user(v)})
+	writeJSON(w, http.StatusOK, userResponse{user(v)})
 	return nil
 }
 
@@ -77,7 +77,7 @@ func (s *Server) getServiceUser(w http.ResponseWriter, r *http.Request, a lifecy
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": user(v)})
+	writeJSON(w, http.StatusOK, userResponse{user(v)})
 	return nil
 }
 

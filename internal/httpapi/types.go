@@ -14,15 +14,17 @@ import (
 // Aiven's API uses ("2027-11-04T14:01:24Z").
 type Time time.Time
 
-// MarshalJSON implements json.Marshaler.
-func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+// MarshalText implements encoding.TextMarshaler, which encoding/json
+// quotes. (A json.Marshaler's output is parsed again and compacted: for
+// every time of every user a credential read returns.)
+func (t Time) MarshalText() ([]byte, error) {
+	return time.Time(t).UTC().AppendFormat(nil, time.RFC3339), nil
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *Time) UnmarshalJSON(b []byte) error {
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t *Time) UnmarshalText(b []byte) error {
 	var v time.Time
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := v.UnmarshalText(b); err != nil {
 		return err
 	}
 	*t = Time(v)
@@ -114,6 +116,12 @@ type User struct {
 	ExpiringCertNotValidAfterTime *Time           `json:"expiring_cert_not_valid_after_time,omitempty"`
 	PasswordUpdatedTime           Time            `json:"password_updated_time"`
 	AccessControl                 json.RawMessage `json:"access_control,omitempty"`
+}
+
+// userResponse is the answer that holds one user: {"user": ...}, a
+// struct rather than a map on the path of credential reads.
+type userResponse struct {
+	User User `json:"user"`
 }
 
 func user(v *lifecycle.UserView) User {
