@@ -177,9 +177,11 @@ func (m *Manager) access(ctx context.Context, q kcred.Queries, a Actor, project 
 	if a.Account == nil {
 		return nil, "", kcred.Errorf(kcred.EUNAUTHORIZED, "Authentication required.")
 	}
-	notFound := kcred.Errorf(kcred.ENOTFOUND, "Project %q does not exist.", project)
+	// Made only when needed: the error's message is a Sprintf, and most
+	// calls find the project.
+	notFound := func() error { return kcred.Errorf(kcred.ENOTFOUND, "Project %q does not exist.", project) }
 	if kcred.ValidateName("project", project) != nil {
-		return nil, "", notFound
+		return nil, "", notFound()
 	}
 	// Reads outside a transaction may use the cache; a transaction reads
 	// the database so that what it decides on is what it writes against.
@@ -196,7 +198,7 @@ func (m *Manager) access(ctx context.Context, q kcred.Queries, a Actor, project 
 	}
 	p, err := q.FindProject(ctx, project)
 	if kcred.ErrorCode(err) == kcred.ENOTFOUND {
-		return nil, "", notFound
+		return nil, "", notFound()
 	} else if err != nil {
 		return nil, "", err
 	}
@@ -204,7 +206,7 @@ func (m *Manager) access(ctx context.Context, q kcred.Queries, a Actor, project 
 	if !a.Account.Superuser {
 		mem, err := q.FindMember(ctx, project, a.Account.ID)
 		if kcred.ErrorCode(err) == kcred.ENOTFOUND {
-			return nil, "", notFound
+			return nil, "", notFound()
 		} else if err != nil {
 			return nil, "", err
 		}

@@ -145,9 +145,11 @@ func (m *Manager) findService(ctx context.Context, q kcred.Queries, project, nam
 	// Not "Service x does not exist": Aiven's Go client retries a POST for a
 	// minute on a 404 that matches that, as Aiven says it while a service
 	// is being built.
-	notFound := kcred.Errorf(kcred.ENOTFOUND, "Service %q not found in project %q.", name, project)
+	notFound := func() error {
+		return kcred.Errorf(kcred.ENOTFOUND, "Service %q not found in project %q.", name, project)
+	}
 	if kcred.ValidateName("service", name) != nil {
-		return nil, notFound
+		return nil, notFound()
 	}
 	key := project + "\x00" + name
 	cached := q == kcred.Queries(m.store)
@@ -158,7 +160,7 @@ func (m *Manager) findService(ctx context.Context, q kcred.Queries, project, nam
 	}
 	svc, err := q.FindService(ctx, project, name)
 	if kcred.ErrorCode(err) == kcred.ENOTFOUND {
-		return nil, notFound
+		return nil, notFound()
 	} else if err != nil {
 		return nil, err
 	}

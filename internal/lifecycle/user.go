@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kcred/kcred"
@@ -52,7 +53,7 @@ func (m *Manager) reveal(ctx context.Context, a Actor, svc *kcred.Service, vs ..
 		names[i] = v.User.Username
 	}
 	ev := m.event(a, kcred.ActionCredentialsRead, svc.Project, svc.Name, strings.Join(names, ","),
-		fmt.Sprintf("Read password and access key of %d user(s) of service %s", len(vs), svc.Name))
+		"Read password and access key of "+strconv.Itoa(len(vs))+" user(s) of service "+svc.Name)
 	if err := m.audit.record(ctx, ev); err != nil {
 		for _, v := range vs {
 			v.Password, v.KeyPEM, v.Secrets = "", "", false
@@ -188,9 +189,9 @@ func (m *Manager) findCredentials(ctx context.Context, project, service, usernam
 	if err != nil {
 		return nil, nil, err
 	}
-	notFound := kcred.Errorf(kcred.ENOTFOUND, "Service user %q does not exist.", username)
+	notFound := func() error { return kcred.Errorf(kcred.ENOTFOUND, "Service user %q does not exist.", username) }
 	if kcred.ValidateUsername(username) != nil {
-		return nil, nil, notFound
+		return nil, nil, notFound()
 	}
 	key := credsKey(svc.ID, username)
 	if c, ok := m.creds.get(key, m.Now()); ok {
@@ -202,7 +203,7 @@ func (m *Manager) findCredentials(ctx context.Context, project, service, usernam
 	}
 	creds, err := m.store.FindCredentials(ctx, svc.ID, username)
 	if kcred.ErrorCode(err) == kcred.ENOTFOUND {
-		return nil, nil, notFound
+		return nil, nil, notFound()
 	} else if err != nil {
 		return nil, nil, err
 	}
