@@ -60,8 +60,8 @@ func BenchmarkBulkRenewal(b *testing.B) {
 // BenchmarkBulkReminders times a sweep that sends the first reminder of
 // as many open renewals as BenchmarkBulkRenewal renews (a bulk renewal's
 // users are reminded together), after a sweep that renewed them: for each
-// renewal its re-read, event, notice and update, then the digest. No
-// baseline: no key is made.
+// renewal its re-read, notice and update, the events of a batch together,
+// then the digest. No baseline: no key is made.
 func BenchmarkBulkReminders(b *testing.B) {
 	for _, st := range []struct {
 		name string

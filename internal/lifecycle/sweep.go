@@ -287,17 +287,25 @@ func (m *Manager) advanceRenewals(ctx context.Context) (reminded, expired int, e
 		var r, e, moved int
 		err = m.store.InTx(ctx, func(q kcred.Queries) error {
 			r, e, moved = 0, 0, 0
+			var events []*kcred.Event // written together: a round trip each saved on PostgreSQL
 			for i, d := range due {
-				rr, ee, ok, err := m.advance(ctx, q, d, policies[i].Reminders, now)
+				ev, ok, err := m.advance(ctx, q, d, policies[i].Reminders, now)
 				if err != nil {
 					return err
 				}
-				r, e = r+rr, e+ee
+				if ev != nil { // a reminder, or an expiry unacknowledged
+					events = append(events, ev)
+					if ev.Action == kcred.ActionReminder {
+						r++
+					} else {
+						e++
+					}
+				}
 				if ok {
 					moved++
 				}
 			}
-			return nil
+			return q.CreateEvents(ctx, events)
 		})
 		if err != nil {
 			return reminded, expired, err
@@ -314,13 +322,15 @@ func (m *Manager) advanceRenewals(ctx context.Context) (reminded, expired int, e
 
 // advance applies the rules to one due renewal inside a transaction. It
 // re-reads the renewal so that an acknowledgement committed meanwhile
-// counts, and reports whether the renewal's next action moved.
-func (m *Manager) advance(ctx context.Context, q kcred.Queries, d *kcred.DueRenewal, schedule []time.Duration, now time.Time) (reminded, expired int, moved bool, err error) {
+// counts. It returns the event of a reminder or of an unacknowledged
+// expiry, for the caller to write, and whether the renewal's next action
+// moved.
+func (m *Manager) advance(ctx context.Context, q kcred.Queries, d *kcred.DueRenewal, schedule []time.Duration, now time.Time) (ev *kcred.Event, moved bool, err error) {
 	r, err := q.FindOpenRenewal(ctx, d.UserID)
 	if kcred.ErrorCode(err) == kcred.ENOTFOUND || (err == nil && r.ID != d.ID) {
-		return 0, 0, true, nil // closed meanwhile (a reset)
+		return nil, true, nil // closed meanwhile (a reset)
 	} else if err != nil {
-		return 0, 0, false, err
+		return nil, false, err
 	}
 	notice := &kcred.Notice{
 		ID: kcred.NewID(), Project: d.Project, ServiceID: d.ServiceID, ServiceName: d.ServiceName,
@@ -333,29 +343,23 @@ func (m *Manager) advance(ctx context.Context, q kcred.Queries, d *kcred.DueRene
 		r.ClosedAt = now
 		if !r.Acknowledged() {
 			notice.Kind = kcred.KindExpiredUnacknowledged
-			expired = 1
-			if err := q.CreateEvent(ctx, m.event(Actor{}, kcred.ActionExpired, d.Project, d.ServiceName, d.Username,
-				fmt.Sprintf("Certificate %s of %s expired before its renewal was acknowledged", d.OldSerial, d.Username))); err != nil {
-				return 0, 0, false, err
-			}
+			ev = m.event(Actor{}, kcred.ActionExpired, d.Project, d.ServiceName, d.Username,
+				fmt.Sprintf("Certificate %s of %s expired before its renewal was acknowledged", d.OldSerial, d.Username))
 		}
 	case due:
 		r.LastReminder, r.RemindersSent = off, r.RemindersSent+1
 		notice.Kind, notice.Offset = kcred.KindReminder, off
-		reminded = 1
-		if err := q.CreateEvent(ctx, m.event(Actor{}, kcred.ActionReminder, d.Project, d.ServiceName, d.Username,
-			fmt.Sprintf("Reminded that the renewal of %s is not acknowledged; %s expires in %s", d.Username, d.OldSerial, kcred.FormatDuration(off)))); err != nil {
-			return 0, 0, false, err
-		}
+		ev = m.event(Actor{}, kcred.ActionReminder, d.Project, d.ServiceName, d.Username,
+			fmt.Sprintf("Reminded that the renewal of %s is not acknowledged; %s expires in %s", d.Username, d.OldSerial, kcred.FormatDuration(off)))
 	}
 	r.NextActionAt = kcred.NextAction(*r, schedule)
 	if notice.Kind != "" {
 		if err := q.CreateNotice(ctx, notice); err != nil {
-			return 0, 0, false, err
+			return nil, false, err
 		}
 	}
 	if err := q.UpdateRenewal(ctx, r); err != nil {
-		return 0, 0, false, err
+		return nil, false, err
 	}
-	return reminded, expired, notice.Kind != "" || !r.NextActionAt.Equal(before), nil
+	return ev, notice.Kind != "" || !r.NextActionAt.Equal(before), nil
 }

@@ -187,6 +187,23 @@ func TestTimeline(t *testing.T) {
 	if res := w.sweep(); res != (lifecycle.SweepResult{Duration: res.Duration}) {
 		t.Errorf("a sweep after everything: %+v", res)
 	}
+
+	// Each reminder and the unacknowledged expiry are in the audit log.
+	events, err := w.store.ListEvents(ctx, "p1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string][]string{}
+	for _, e := range events {
+		count[e.Action] = append(count[e.Action], e.Target)
+	}
+	slices.Sort(count[kcred.ActionReminder])
+	if got, want := count[kcred.ActionReminder], []string{"acker", "avnadmin", "ignorer", "ignorer"}; !slices.Equal(got, want) {
+		t.Errorf("reminder events for %v, want %v", got, want)
+	}
+	if got, want := count[kcred.ActionExpired], []string{"ignorer"}; !slices.Equal(got, want) {
+		t.Errorf("expiry events for %v, want %v", got, want)
+	}
 	_ = start
 }
 
