@@ -314,6 +314,17 @@ func rawIssue(warmup, d time.Duration) {
 // server issuing a P-256 key and certificate per HTTP request", the
 // reference of issue 2, measured on this machine by the same load.
 func serveBare(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The same announcement as kcred server's, for create-users.sh.
+	fmt.Printf("listening url=http://%s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, bareHandler()))
+}
+
+// bareHandler is the handler of serveBare.
+func bareHandler() http.Handler {
 	issue := issuer()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {})
@@ -348,11 +359,5 @@ func serveBare(addr string) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(&res)
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	// The same announcement as kcred server's, for create-users.sh.
-	fmt.Printf("listening url=http://%s\n", ln.Addr())
-	log.Fatal(http.Serve(ln, mux))
+	return mux
 }
