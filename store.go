@@ -124,8 +124,8 @@ type Queries interface {
 
 	CreateEvent(ctx context.Context, e *Event) error
 	// CreateEvents stores events as CreateEvent would one after the
-	// other, in their order, in fewer statements: the audit log's batches
-	// of secret reads.
+	// other, in their order, in fewer statements (for the audit log's
+	// batches of secret reads and a sweep's batch of reminders).
 	CreateEvents(ctx context.Context, events []*Event) error
 	// ListEvents lists a project's events, newest first, at most limit.
 	ListEvents(ctx context.Context, project string, limit int) ([]*Event, error)
